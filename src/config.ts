@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/** The process this product exists for. */
+export const TAUSHETSBELAGT_PROCESS = 'urn:no:difi:profile:arkivmelding:taushetsbelagt:ver1.0';
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+/** Sizes accept plain bytes or a unit suffix: 250MB, 5MiB, 512KB. */
+const size = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((raw, ctx) => {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$/i.exec(raw);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `"${raw}" is not a size (e.g. 250MB, 5MiB, 1048576)` });
+        return z.NEVER;
+      }
+      const unit = (m[2] ?? 'b').toLowerCase();
+      const factor: Record<string, number> = {
+        b: 1,
+        kb: 1000,
+        kib: 1024,
+        mb: 1000 ** 2,
+        mib: 1024 ** 2,
+        gb: 1000 ** 3,
+        gib: 1024 ** 3,
+      };
+      return Math.floor(Number(m[1]) * (factor[unit] ?? 1));
+    });
+
+const key = z
+  .string({ message: 'is required: 32 random bytes, base64 (openssl rand -base64 32)' })
+  .transform((raw, ctx) => {
+    const buf = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+    if (buf.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex encoded (openssl rand -base64 32)' });
+      return z.NEVER;
+    }
+    return buf;
+  });
+
+export const configSchema = z
+  .object({
+    PORT: int(9093, 0),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - only (1-40)')
+      .default('eip'),
+    ORG_NUMBER: z.string({ message: 'is required: your own organisation number' }).regex(/^\d{9}$/, 'must be 9 digits'),
+    SERVICE_REGISTRY_URL: z.url({ protocol: /^https?$/ }).default('https://test.eformidling.no/adressetjeneste'),
+    SERVICE_REGISTRY_VERIFY: bool(true),
+    SERVICE_REGISTRY_TIMEOUT_MS: int(5000, 100),
+    SERVICE_REGISTRY_CACHE_SECONDS: int(300, 0),
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATA_ENCRYPTION_KEY: key,
+    DEFAULT_TTL_HOURS: int(24, 1),
+    MAX_MESSAGE_SIZE: size('250MB'),
+    MULTIPART_MAX_FILE_SIZE: size('5MiB'),
+    JSON_BODY_LIMIT: size('1MiB'),
+    ARKIVMELDING_MAX_SIZE: size('10MB'),
+    ARKIVMELDING_MAX_DEPTH: int(40, 8),
+    CONFIDENTIAL_RECIPIENT_RULE: z.enum(['error', 'warning']).default('error'),
+    API_AUTH: z.enum(['basic', 'none']).default('basic'),
+    API_USERNAME: z.string().min(1).optional(),
+    API_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+    ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
+    SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  })
+  .superRefine((c, ctx) => {
+    if (c.API_AUTH === 'basic') {
+      if (!c.API_USERNAME)
+        ctx.addIssue({ code: 'custom', path: ['API_USERNAME'], message: 'is required (or set API_AUTH=none)' });
+      if (!c.API_PASSWORD)
+        ctx.addIssue({ code: 'custom', path: ['API_PASSWORD'], message: 'is required (or set API_AUTH=none)' });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; every bad or missing variable is named in one error. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const k of Object.keys(configSchema.shape)) {
+    const v = env[k];
+    if (v !== undefined && v !== '') input[k] = v;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'} ${i.message}`.replace(/^(\S+) Invalid input: /, '$1 ')),
+    );
+  }
+  return parsed.data;
+}
