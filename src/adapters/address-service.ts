@@ -71,16 +71,27 @@ interface CacheEntry {
   value: unknown;
 }
 
-/** Safe to print: the base URL without any user:password part. */
-function printableBase(baseUrl: string): string {
+/**
+ * Splits user:password off the base URL: fetch refuses URLs with credentials, and they must never reach a message.
+ * They are sent as Basic authorization instead, as a browser or curl would.
+ */
+function splitBaseUrl(baseUrl: string): { base: string; authorization?: string } {
+  const trimmed = baseUrl.replace(/\/+$/, '');
+  let u: URL;
   try {
-    const u = new URL(baseUrl);
-    u.username = '';
-    u.password = '';
-    return u.toString().replace(/\/$/, '');
+    u = new URL(trimmed);
   } catch {
-    return baseUrl;
+    return { base: trimmed };
   }
+  if (!u.username && !u.password) return { base: trimmed };
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  return {
+    base: u.toString().replace(/\/+$/, ''),
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+  };
 }
 
 /** A process URN goes in as a raw path segment (colons unescaped), as the reference sends it. */
@@ -124,7 +135,7 @@ export class AddressServiceClient {
   readonly stats = { requests: 0, cacheHits: 0 };
 
   private readonly base: string;
-  private readonly printable: string;
+  private readonly headers: Record<string, string>;
   private readonly http: typeof fetch;
   private readonly now: () => number;
   private readonly maxEntries: number;
@@ -133,8 +144,9 @@ export class AddressServiceClient {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
   constructor(private readonly opts: AddressServiceOptions) {
-    this.base = opts.baseUrl.replace(/\/+$/, '');
-    this.printable = printableBase(this.base);
+    const { base, authorization } = splitBaseUrl(opts.baseUrl);
+    this.base = base;
+    this.headers = authorization ? { authorization } : {};
     this.http = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
     this.maxEntries = Math.max(1, opts.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES);
@@ -142,6 +154,7 @@ export class AddressServiceClient {
     this.jwks = opts.verify
       ? createRemoteJWKSet(new URL(`${this.base}/jwk`), {
           timeoutDuration: opts.timeoutMs,
+          headers: this.headers,
           [customFetch]: (url, init) => http(url, init),
         })
       : undefined;
@@ -209,7 +222,7 @@ export class AddressServiceClient {
   }
 
   private unavailable(reason: string): AppError {
-    return Errors.addressServiceUnavailable(`Address service at ${this.printable} ${reason}`);
+    return Errors.addressServiceUnavailable(`Address service at ${this.base} ${reason}`);
   }
 
   private async fetchVerified<S extends z.ZodType>(
@@ -226,7 +239,7 @@ export class AddressServiceClient {
     try {
       const res = await this.http(url, {
         method: 'GET',
-        headers: { accept },
+        headers: { ...this.headers, accept },
         signal: AbortSignal.timeout(this.opts.timeoutMs),
       });
       status = res.status;
@@ -279,7 +292,7 @@ export class AddressServiceClient {
     if (!COMPACT_JWS.test(jws)) {
       this.opts.log?.warn({}, 'address service answer was not signed');
       throw Errors.addressServiceBadSignature(
-        `Address service at ${this.printable} answered without a signature (expected a JWS, application/jose); the answer was rejected.`,
+        `Address service at ${this.base} answered without a signature (expected a JWS, application/jose); the answer was rejected.`,
       );
     }
     try {
@@ -290,7 +303,7 @@ export class AddressServiceClient {
       if (typeof code === 'string' && SIGNATURE_ERROR_CODES.has(code)) {
         this.opts.log?.warn({ code }, 'address service signature rejected');
         throw Errors.addressServiceBadSignature(
-          `Address service at ${this.printable} answered with a signature that does not verify against its key set at /jwk (${code}); the answer was rejected.`,
+          `Address service at ${this.base} answered with a signature that does not verify against its key set at /jwk (${code}); the answer was rejected.`,
         );
       }
       const timedOut = code === joseErrors.JWKSTimeout.code;
