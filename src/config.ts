@@ -40,51 +40,57 @@ const key = z
   .transform((raw, ctx) => {
     const buf = /^[0-9a-f]{64}$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
     if (buf.length !== 32) {
-      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex encoded (openssl rand -base64 32)' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be 32 bytes, base64 or hex encoded (openssl rand -base64 32)',
+      });
       return z.NEVER;
     }
     return buf;
   });
 
-export const configSchema = z
-  .object({
-    PORT: int(9093, 0),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    ROLE: z.enum(['all', 'api', 'worker']).default('all'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
-    REDIS_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - only (1-40)')
-      .default('eip'),
-    ORG_NUMBER: z.string({ message: 'is required: your own organisation number' }).regex(/^\d{9}$/, 'must be 9 digits'),
-    SERVICE_REGISTRY_URL: z.url({ protocol: /^https?$/ }).default('https://test.eformidling.no/adressetjeneste'),
-    SERVICE_REGISTRY_VERIFY: bool(true),
-    SERVICE_REGISTRY_TIMEOUT_MS: int(5000, 100),
-    SERVICE_REGISTRY_CACHE_SECONDS: int(300, 0),
-    DATA_DIR: z.string().min(1).default('./data'),
-    DATA_ENCRYPTION_KEY: key,
-    DEFAULT_TTL_HOURS: int(24, 1),
-    MAX_MESSAGE_SIZE: size('250MB'),
-    MULTIPART_MAX_FILE_SIZE: size('5MiB'),
-    JSON_BODY_LIMIT: size('1MiB'),
-    ARKIVMELDING_MAX_SIZE: size('10MB'),
-    ARKIVMELDING_MAX_DEPTH: int(40, 8),
-    CONFIDENTIAL_RECIPIENT_RULE: z.enum(['error', 'warning']).default('error'),
-    API_AUTH: z.enum(['basic', 'none']).default('basic'),
-    API_USERNAME: z.string().min(1).optional(),
-    API_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
-    ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
-    SHUTDOWN_TIMEOUT_MS: int(10000, 100),
-  })
-  .superRefine((c, ctx) => {
-    if (c.API_AUTH === 'basic') {
-      if (!c.API_USERNAME)
-        ctx.addIssue({ code: 'custom', path: ['API_USERNAME'], message: 'is required (or set API_AUTH=none)' });
-      if (!c.API_PASSWORD)
-        ctx.addIssue({ code: 'custom', path: ['API_PASSWORD'], message: 'is required (or set API_AUTH=none)' });
-    }
-  });
+export const configSchema = z.object({
+  PORT: int(9093, 0),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - only (1-40)')
+    .default('eip'),
+  ORG_NUMBER: z
+    .string({ message: 'is required: your own organisation number' })
+    .regex(/^\d{9}$/, 'must be 9 digits'),
+  SERVICE_REGISTRY_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://test.eformidling.no/adressetjeneste'),
+  SERVICE_REGISTRY_VERIFY: bool(true),
+  SERVICE_REGISTRY_TIMEOUT_MS: int(5000, 100),
+  SERVICE_REGISTRY_CACHE_SECONDS: int(300, 0),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATA_ENCRYPTION_KEY: key,
+  DEFAULT_TTL_HOURS: int(24, 1),
+  MAX_MESSAGE_SIZE: size('250MB'),
+  MULTIPART_MAX_FILE_SIZE: size('5MiB'),
+  JSON_BODY_LIMIT: size('1MiB'),
+  ARKIVMELDING_MAX_SIZE: size('10MB'),
+  ARKIVMELDING_MAX_DEPTH: int(40, 8),
+  ALTINN_CONFIDENTIAL_RESOURCE: z.string().min(1).default('eformidling-dpv-taushetsbelagt'),
+  CONFIDENTIAL_RECIPIENT_RULE: z.enum(['error', 'warning']).default('error'),
+  API_AUTH: z.enum(['basic', 'none']).default('basic'),
+  API_USERNAME: z.string().min(1).optional(),
+  API_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
+  SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+});
+
+/** Credentials are required unless auth is switched off explicitly; checked beside the schema so every problem shows at once. */
+function authProblems(input: Record<string, string>): string[] {
+  if ((input.API_AUTH ?? 'basic') !== 'basic') return [];
+  return ['API_USERNAME', 'API_PASSWORD']
+    .filter((k) => !input[k])
+    .map((k) => `${k} is required (or set API_AUTH=none explicitly)`);
+}
 
 export type Config = z.output<typeof configSchema>;
 
@@ -103,10 +109,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (v !== undefined && v !== '') input[k] = v;
   }
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'} ${i.message}`.replace(/^(\S+) Invalid input: /, '$1 ')),
-    );
-  }
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'} ${i.message}`)),
+    ...authProblems(input),
+  ].map((p) => p.replace(/^(\S+) Invalid input: /, '$1 '));
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   return parsed.data;
 }

@@ -34,12 +34,16 @@ const ALLOWED_AFTER: Record<Status, ReadonlyArray<Status | null>> = {
 /** Once one of these is set, nothing but the listed exceptions may follow. */
 const FINAL: ReadonlySet<Status> = new Set(['FEIL', 'LEVETID_UTLOPT', 'INNKOMMENDE_LEVERT']);
 
+/** Statuses that rule out a later one although a predecessor allows it: a read message cannot expire. */
+const BLOCKED_BY: Partial<Record<Status, readonly Status[]>> = { LEVETID_UTLOPT: ['LEST'] };
+
 export type TransitionVerdict = 'new' | 'duplicate' | 'refused';
 
 /** Decides whether `next` may be added to a message that already has `current`. */
 export function transition(current: ReadonlySet<Status>, next: Status): TransitionVerdict {
   if (current.has(next)) return 'duplicate';
   for (const f of FINAL) if (current.has(f)) return 'refused';
+  if (BLOCKED_BY[next]?.some((b) => current.has(b))) return 'refused';
   const allowed = ALLOWED_AFTER[next];
   if (current.size === 0) return allowed.includes(null) ? 'new' : 'refused';
   for (const s of current) if (allowed.includes(s)) return 'new';

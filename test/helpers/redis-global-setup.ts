@@ -63,9 +63,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     const port = await freePort();
     dir = mkdtempSync(join(tmpdir(), 'eip-redis-'));
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
     await waitForPing(port);
     url = `redis://127.0.0.1:${port}`;
   }

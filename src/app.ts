@@ -1,0 +1,128 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { AddressServiceClient } from './adapters/address-service.js';
+import type { Config } from './config.js';
+import { registerBasicAuth } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { createSendQueue } from './queues/send-queue.js';
+import { capabilitiesRoutes } from './routes/capabilities.js';
+import { healthRoutes } from './routes/health.js';
+import { messagesOutRoutes } from './routes/messages-out.js';
+import { statusAndConversationRoutes } from './routes/status-and-conversations.js';
+import type { RouteDeps } from './routes/types.js';
+import { type AddressLookup, OutgoingService } from './services/outgoing.js';
+import { Crypto } from './store/crypto.js';
+import { FileStore } from './store/files.js';
+import { createRedis } from './store/redis.js';
+import { Store } from './store/store.js';
+
+export interface AppDeps {
+  redis: Redis;
+  addressService: AddressLookup;
+  clock: () => Date;
+  /** pino destination for tests that inspect log lines. */
+  logStream: NodeJS.WritableStream;
+}
+
+export const APP_VERSION = '0.1.0';
+
+/** Everything a log line must never carry: credentials and confidential text. */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers["content-disposition"]',
+  '*.password',
+  '*.token',
+  '*.title',
+  '*.tittel',
+  '*.varselTekst',
+  '*.taushetsbelagtVarselTekst',
+];
+
+/** Builds the service; never listens. Whoever opens a resource here closes it on app close. */
+export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: LOG_REDACT, censor: '[redacted]' },
+      serializers: {
+        // Query strings can carry titles (?title=), so only the path is logged.
+        req: (req: { method: string; url: string; id: string }) => ({
+          method: req.method,
+          path: req.url.split('?')[0],
+          id: req.id,
+        }),
+      },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    bodyLimit: config.JSON_BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    forceCloseConnections: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are written as built (the SBD's key order matters); zod schemas document them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+
+  const redis = deps.redis ?? createRedis(config.REDIS_URL, 'api');
+  const prefix = `${config.REDIS_PREFIX}:`;
+  const crypto_ = new Crypto(config.DATA_ENCRYPTION_KEY);
+  const store = new Store(redis, prefix, crypto_);
+  const files = new FileStore(config.DATA_DIR, crypto_.fileKey);
+  const addressService =
+    deps.addressService ??
+    new AddressServiceClient({
+      baseUrl: config.SERVICE_REGISTRY_URL,
+      verify: config.SERVICE_REGISTRY_VERIFY,
+      timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
+      cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
+      log: app.log,
+    });
+  const queue = createSendQueue(redis, prefix);
+  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock);
+  app.addHook('onClose', async () => {
+    await queue.close();
+    if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
+  });
+
+  registerErrorHandling(app, config.ERROR_EXCEPTION_STYLE);
+  if (config.API_AUTH === 'basic') registerBasicAuth(app, config.API_USERNAME!, config.API_PASSWORD!);
+  else app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'eFormidling integration point for confidential post',
+        version: APP_VERSION,
+        description:
+          'NextMove-compatible REST API for sending taushetsbelagt arkivmelding over Altinn Digital Post (DPV).',
+      },
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
+      security: config.API_AUTH === 'basic' ? [{ basicAuth: [] }] : [],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api-docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const routeDeps: RouteDeps = { config, store, outgoing, addressService, queue };
+  await app.register(healthRoutes, routeDeps);
+  await app.register(capabilitiesRoutes, routeDeps);
+  await app.register(messagesOutRoutes, routeDeps);
+  await app.register(statusAndConversationRoutes, routeDeps);
+  return app;
+}

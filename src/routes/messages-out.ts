@@ -1,0 +1,221 @@
+import multipart from '@fastify/multipart';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { Errors } from '../domain/errors.js';
+import { pageQuerySchema, pageSchema, resolvePaging, toPage } from '../domain/page.js';
+import { sbdSchema } from '../domain/sbd.js';
+import { errorResponses, errorSchema, messageIdParam } from './schemas.js';
+import type { RouteDeps } from './types.js';
+
+const sbdPage = pageSchema(sbdSchema, 'PageStandardBusinessDocument');
+const passThrough = () => (data: unknown) => ({ value: data });
+type SbdOut = z.output<typeof sbdSchema>;
+/** Stored SBDs are written in the reference's exact key order, so they are returned as they are. */
+const asSbd = (x: Record<string, unknown>) => x as unknown as SbdOut;
+const empty = (reply: FastifyReply) => reply.status(200).send();
+
+export const messagesOutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
+  app,
+  { outgoing, store, config },
+) => {
+  app.post(
+    '/api/messages/out',
+    {
+      schema: {
+        tags: ['messages out'],
+        summary: 'Create an outgoing message (does not send it)',
+        description:
+          'Validates the SBD, looks up the receiver in the address service and stores the message with status OPPRETTET. Re-posting the same SBD is a safe retry.',
+        body: sbdSchema,
+        response: { 200: sbdSchema, ...errorResponses },
+      },
+      // The SBD has reference-specific rules (two keys, type-keyed body); parseSbd checks them with field paths.
+      validatorCompiler: passThrough,
+    },
+    async (request) => asSbd((await outgoing.create(request.body)).sbd),
+  );
+
+  app.get(
+    '/api/messages/out',
+    {
+      schema: {
+        tags: ['messages out'],
+        summary: 'Outgoing messages not yet handed over for transport',
+        querystring: pageQuerySchema.extend({
+          conversationId: z.string().optional(),
+          messageId: z.string().optional(),
+          processIdentifier: z.string().optional(),
+          receiverIdentifier: z.string().optional(),
+          senderIdentifier: z.string().optional(),
+          serviceIdentifier: z.string().optional(),
+        }),
+        response: { 200: sbdPage, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { page, size, sort, ...filter } = request.query;
+      const paging = resolvePaging(
+        { page, size, sort },
+        ['lastUpdated', 'messageId', 'conversationId'],
+        null,
+      );
+      const { items, total } = await store.listMessages(filter, paging);
+      return toPage((await outgoing.sbdsOf(items.map((m) => m.messageId))).map(asSbd), total, paging);
+    },
+  );
+
+  app.get(
+    '/api/messages/out/:messageId',
+    {
+      schema: {
+        tags: ['messages out'],
+        summary: 'One outgoing message',
+        params: messageIdParam,
+        response: { 200: sbdSchema, ...errorResponses },
+      },
+    },
+    async (request) => asSbd(await outgoing.get(request.params.messageId)),
+  );
+
+  app.delete(
+    '/api/messages/out/:messageId',
+    {
+      schema: {
+        tags: ['messages out'],
+        summary: 'Delete an outgoing message and its files (conversation and statuses are kept)',
+        params: messageIdParam,
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      await outgoing.delete(request.params.messageId);
+      return empty(reply);
+    },
+  );
+
+  app.post(
+    '/api/messages/out/:messageId',
+    {
+      schema: {
+        tags: ['messages out'],
+        summary: 'Send: final checks, then the message is durably queued for the Digital Post adapter',
+        params: messageIdParam,
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      await outgoing.send(request.params.messageId);
+      return empty(reply);
+    },
+  );
+
+  // Raw uploads: any content type, streamed to disk rather than parsed into memory.
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    raw.withTypeProvider<ZodTypeProvider>().put(
+      '/api/messages/out/:messageId',
+      {
+        schema: {
+          tags: ['messages out'],
+          summary: 'Upload one file (raw body)',
+          description:
+            'Headers: Content-Type (the file MIME type) and Content-Disposition with filename and name (the title), e.g. `attachment; name="Vedtak"; filename="vedtak.pdf"`. `?title=` overrides the name. Upload arkivmelding.xml first.',
+          params: messageIdParam,
+          querystring: z.object({ title: z.string().max(1000).optional() }),
+          headers: z.looseObject({
+            'content-disposition': z.string().optional(),
+            'content-type': z.string().optional(),
+          }),
+          response: errorResponses,
+        },
+      },
+      async (request, reply) => {
+        const len = request.headers['content-length'];
+        await outgoing.upload({
+          messageId: request.params.messageId,
+          body: request.raw,
+          ...(request.headers['content-type'] ? { contentType: request.headers['content-type'] } : {}),
+          ...(request.headers['content-disposition']
+            ? { contentDisposition: request.headers['content-disposition'] }
+            : {}),
+          ...(len !== undefined && /^\d+$/.test(len) ? { contentLength: Number(len) } : {}),
+          ...(request.query.title !== undefined ? { title: request.query.title } : {}),
+        });
+        return empty(reply);
+      },
+    );
+  });
+
+  await app.register(async (mp) => {
+    await mp.register(multipart, {
+      limits: {
+        fileSize: config.MULTIPART_MAX_FILE_SIZE + 1,
+        fieldSize: config.JSON_BODY_LIMIT,
+        fields: 10,
+        files: 200,
+        parts: 210,
+        headerPairs: 50,
+      },
+    });
+    mp.withTypeProvider<ZodTypeProvider>().post(
+      '/api/messages/out/multipart',
+      {
+        schema: {
+          tags: ['messages out'],
+          summary: 'Create and send in one request (small messages)',
+          description: `multipart/form-data: first a part named "sbd" with the SBD JSON, then one part per file (part name = title, filename = file name, Content-Type = MIME type). At most ${config.MULTIPART_MAX_FILE_SIZE} bytes per file. Nothing is kept when any part is refused.`,
+          consumes: ['multipart/form-data'],
+          response: { 200: sbdSchema, 400: errorSchema, 401: errorSchema, 503: errorSchema },
+        },
+      },
+      async (request) => {
+        if (!request.isMultipart())
+          throw Errors.unsupportedMediaType('Content-Type must be multipart/form-data');
+        let messageId: string | undefined;
+        let created = false;
+        let sbd: Record<string, unknown> | undefined;
+        try {
+          for await (const part of request.parts()) {
+            if (part.fieldname === 'sbd' && !sbd) {
+              const text =
+                part.type === 'field' ? String(part.value) : (await part.toBuffer()).toString('utf8');
+              let json: unknown;
+              try {
+                json = JSON.parse(text);
+              } catch (e) {
+                throw Errors.badJson(`JSON parse error in part "sbd": ${(e as Error).message}`);
+              }
+              const res = await outgoing.create(json);
+              sbd = res.sbd;
+              created = res.created;
+              const di = (
+                sbd.standardBusinessDocumentHeader as {
+                  documentIdentification: { instanceIdentifier: string };
+                }
+              ).documentIdentification;
+              messageId = di.instanceIdentifier;
+              continue;
+            }
+            if (part.type === 'field') continue;
+            if (!messageId) throw Errors.validation('The "sbd" part must come before the file parts');
+            await outgoing.addFile(messageId, {
+              body: part.file,
+              filename: part.filename,
+              title: part.fieldname,
+              contentType: part.mimetype,
+              perFileLimit: config.MULTIPART_MAX_FILE_SIZE,
+            });
+          }
+          if (!messageId || !sbd) throw Errors.validation('The multipart request has no "sbd" part');
+          await outgoing.send(messageId);
+          return asSbd(sbd);
+        } catch (e) {
+          if (created && messageId) await outgoing.rollback(messageId);
+          throw e;
+        }
+      },
+    );
+  });
+};

@@ -1,0 +1,13 @@
+import type { Queue } from 'bullmq';
+import type { Config } from '../config.js';
+import type { SendJobData } from '../queues/send-queue.js';
+import type { AddressLookup, OutgoingService } from '../services/outgoing.js';
+import type { Store } from '../store/store.js';
+
+export interface RouteDeps {
+  config: Config;
+  store: Store;
+  outgoing: OutgoingService;
+  addressService: AddressLookup;
+  queue: Queue<SendJobData>;
+}

@@ -1,0 +1,455 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Queue } from 'bullmq';
+import contentDisposition from 'content-disposition';
+import mime from 'mime-types';
+import { ServiceRecordNotFound } from '../adapters/address-service.js';
+import type { Config } from '../config.js';
+import { TAUSHETSBELAGT_PROCESS } from '../config.js';
+import {
+  type ArkivmeldingSummary,
+  checkArkivmeldingAgainstMessage,
+  validateArkivmelding,
+} from '../domain/arkivmelding/index.js';
+import { type IdentifierResource, pickServiceRecord, type ServiceRecord } from '../domain/capabilities.js';
+import { AppError, Errors } from '../domain/errors.js';
+import { fullIdentifier, senderIdentifierOf } from '../domain/identifiers.js';
+import {
+  type ArkivmeldingMessage,
+  applyDefaults,
+  factsOf,
+  isPlainFilename,
+  parseSbd,
+  type SbdFacts,
+  serializeSbd,
+} from '../domain/sbd.js';
+import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
+import { formatOslo } from '../domain/time.js';
+import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
+import { type FileStore, SizeLimitError } from '../store/files.js';
+import type { OutgoingMessage, Store } from '../store/store.js';
+
+export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
+
+export interface AddressLookup {
+  lookup(p: {
+    identifier: string;
+    process?: string;
+    securityLevel?: number;
+    conversationId?: string;
+  }): Promise<IdentifierResource>;
+}
+
+export interface UploadInput {
+  messageId: string;
+  body: Readable;
+  contentType?: string;
+  contentDisposition?: string;
+  contentLength?: number;
+  title?: string;
+}
+
+export interface FilePart {
+  body: Readable;
+  filename: string;
+  title: string;
+  contentType?: string;
+  /** Per-file cap (multipart); exceeding it is MultipartFileToLargeException. */
+  perFileLimit?: number;
+}
+
+const DPV = 'DPV';
+
+function formatSize(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${bytes}b` : `${Math.round(bytes / (1024 * 1024))}MB`;
+}
+
+/**
+ * Create, fill and send outgoing messages. Routes parse HTTP; this decides; the store and queue persist.
+ */
+export class OutgoingService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly files: FileStore,
+    private readonly addressService: AddressLookup,
+    private readonly queue: Queue<SendJobData>,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
+  async create(raw: unknown): Promise<{ sbd: Record<string, unknown>; created: boolean }> {
+    const parsed = parseSbd(raw);
+    const inputHash = createHash('sha256')
+      .update(JSON.stringify(serializeSbd(parsed)))
+      .digest('hex');
+    const givenId = parsed.standardBusinessDocumentHeader.documentIdentification.instanceIdentifier;
+    if (givenId) {
+      const replay = await this.replay(givenId, inputHash, raw);
+      if (replay) return { sbd: replay, created: false };
+    }
+    const now = this.clock();
+    const sbd = applyDefaults(parsed, {
+      orgNumber: this.config.ORG_NUMBER,
+      defaultTtlHours: this.config.DEFAULT_TTL_HOURS,
+      now,
+    });
+    const facts = factsOf(sbd);
+    const record = await this.resolveReceiver(
+      facts,
+      sbd.type === 'arkivmelding' ? sbd.businessMessage : undefined,
+    );
+    const out = serializeSbd(sbd);
+    const convId = await this.store.createOutgoing(
+      {
+        conversationId: facts.conversationId,
+        messageId: facts.messageId,
+        sender: fullIdentifier(facts.sender),
+        senderIdentifier: senderIdentifierOf(facts.sender),
+        receiver: fullIdentifier(facts.receiver),
+        receiverIdentifier: facts.receiver.orgnr,
+        processIdentifier: facts.processIdentifier,
+        documentIdentifier: facts.documentStandard,
+        messageReference: facts.conversationId,
+        messageTitle: '',
+        lastUpdate: formatOslo(now),
+        expiry: facts.expectedResponseDateTime,
+        direction: 'OUTGOING',
+        serviceIdentifier: DPV,
+      },
+      {
+        messageId: facts.messageId,
+        conversationId: facts.conversationId,
+        processIdentifier: facts.processIdentifier,
+        receiverIdentifier: facts.receiver.orgnr,
+        senderIdentifier: senderIdentifierOf(facts.sender),
+        serviceIdentifier: DPV,
+        documentType: facts.documentStandard,
+        type: facts.type,
+        resource: record.service.resource ?? '',
+        confidential: record.service.resource === this.config.ALTINN_CONFIDENTIAL_RESOURCE,
+        expiry: facts.expectedResponseDateTime,
+        expiryMs: facts.expiry.getTime(),
+        lastUpdated: formatOslo(now),
+        lastUpdatedMs: now.getTime(),
+        inputHash,
+      },
+      JSON.stringify(out),
+      now,
+    );
+    if (convId === null) {
+      // Lost a race with an identical create, or the id is taken.
+      const replay = await this.replay(facts.messageId, inputHash, raw);
+      if (replay) return { sbd: replay, created: false };
+      throw Errors.messageExists(`Message with messageId = ${facts.messageId} already exists`);
+    }
+    return { sbd: out, created: true };
+  }
+
+  /** A re-post of the same SBD is a safe retry; the same messageId with other content is refused. */
+  private async replay(
+    messageId: string,
+    inputHash: string,
+    raw: unknown,
+  ): Promise<Record<string, unknown> | null> {
+    const existing = await this.store.getMessage(messageId);
+    if (existing) {
+      const stored = await this.store.getSbdJson(messageId);
+      if (existing.inputHash === inputHash || stored === JSON.stringify(serializeSbd(parseSbd(raw)))) {
+        return JSON.parse(stored ?? '{}') as Record<string, unknown>;
+      }
+      throw Errors.messageConflict(
+        `Message with messageId = ${messageId} already exists with different content; use a new messageId for a new message`,
+      );
+    }
+    if ((await this.store.conversationIdOfMessage(messageId)) !== null) {
+      throw Errors.messageExists(`Message with messageId = ${messageId} already exists`);
+    }
+    return null;
+  }
+
+  /** The receiver must accept the process over DPV; a taushetsbelagt message must land in the confidential resource. */
+  private async resolveReceiver(facts: SbdFacts, business?: ArkivmeldingMessage): Promise<ServiceRecord> {
+    let res: IdentifierResource;
+    try {
+      res = await this.addressService.lookup({
+        identifier: facts.receiver.orgnr,
+        process: facts.processIdentifier,
+        ...(business?.sikkerhetsnivaa !== undefined ? { securityLevel: business.sikkerhetsnivaa } : {}),
+        conversationId: facts.conversationId,
+      });
+    } catch (e) {
+      if (e instanceof ServiceRecordNotFound) {
+        throw Errors.receiverDoesNotAccept(
+          `Receiver does not accept the document process ${facts.processIdentifier}`,
+          {
+            description: e.description,
+          },
+        );
+      }
+      throw e;
+    }
+    const record = pickServiceRecord(res, facts.documentStandard);
+    if (!record) {
+      throw Errors.receiverDoesNotAccept(
+        `Receiver does not accept the document process ${facts.processIdentifier}`,
+        {
+          description: `The address service has no service record for receiver ${facts.receiver.orgnr} with document type ${facts.documentStandard}`,
+        },
+      );
+    }
+    const service = record.service.identifier ?? 'UNKNOWN';
+    if (service !== DPV) {
+      throw Errors.serviceNotSupported(
+        `Receiver ${facts.receiver.orgnr} is reached over ${service} for process ${facts.processIdentifier}; this integration point delivers over DPV (Altinn Digital Post) only`,
+      );
+    }
+    if (
+      facts.processIdentifier === TAUSHETSBELAGT_PROCESS &&
+      record.service.resource !== this.config.ALTINN_CONFIDENTIAL_RESOURCE
+    ) {
+      throw new AppError(
+        400,
+        'ConfidentialResourceMismatchException',
+        `The address service resolved the taushetsbelagt process for receiver ${facts.receiver.orgnr} to Altinn resource '${record.service.resource ?? '(none)'}', not the confidential resource '${this.config.ALTINN_CONFIDENTIAL_RESOURCE}'. Confidential post is not sent where broader roles could read it.`,
+      );
+    }
+    return record;
+  }
+
+  async requireMessage(messageId: string): Promise<OutgoingMessage> {
+    const m = await this.store.getMessage(messageId);
+    if (!m) throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
+    return m;
+  }
+
+  async get(messageId: string): Promise<Record<string, unknown>> {
+    await this.requireMessage(messageId);
+    const json = await this.store.getSbdJson(messageId);
+    if (!json) throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
+    return JSON.parse(json) as Record<string, unknown>;
+  }
+
+  async sbdsOf(messageIds: string[]): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (const id of messageIds) {
+      const json = await this.store.getSbdJson(id);
+      if (json) out.push(JSON.parse(json) as Record<string, unknown>);
+    }
+    return out;
+  }
+
+  /** PUT /api/messages/out/{messageId}: one file, streamed to disk encrypted. */
+  async upload(input: UploadInput): Promise<void> {
+    if (!input.contentDisposition) {
+      throw Errors.missingHeader(
+        'Content-Disposition header is required, e.g. attachment; name="Title"; filename="document.pdf"',
+      );
+    }
+    let cd: contentDisposition.ContentDisposition;
+    try {
+      cd = contentDisposition.parse(input.contentDisposition);
+    } catch {
+      throw Errors.missingHeader(
+        `Content-Disposition header could not be parsed: '${input.contentDisposition}'`,
+      );
+    }
+    const filename = cd.parameters.filename;
+    if (!filename) throw Errors.missingHeader('Content-Disposition must carry a filename parameter');
+    const title = input.title ?? cd.parameters.name ?? '';
+    await this.addFile(
+      input.messageId,
+      {
+        body: input.body,
+        filename,
+        title,
+        ...(input.contentType ? { contentType: input.contentType } : {}),
+      },
+      input.contentLength,
+    );
+  }
+
+  async addFile(messageId: string, part: FilePart, declaredLength?: number): Promise<void> {
+    if (!isPlainFilename(part.filename)) {
+      throw Errors.invalidFilename(
+        `Filename '${part.filename}' is not allowed: use a plain file name without / \\ : or control characters`,
+      );
+    }
+    const msg = await this.requireMessage(messageId);
+    if (msg.state !== 'created') {
+      throw Errors.messageAlreadySent(
+        `Message with messageId = ${messageId} has been sent; files can no longer be added`,
+      );
+    }
+    if (!part.title.trim()) {
+      throw Errors.missingTitle(
+        'Title is required for the following capabilities: DPV. Give ?title= or a name in Content-Disposition',
+      );
+    }
+    if (await this.store.hasFile(messageId, part.filename)) {
+      throw Errors.duplicateFilename(`Filename already exists in message: ${part.filename}.`);
+    }
+    const limit = this.config.MAX_MESSAGE_SIZE;
+    const tooLarge = (total: number) =>
+      Errors.maxSize(
+        `The combined file size for all attachments (${formatSize(total)}) exceeds the maximum allowed upload size for the target service (DPV, ${formatSize(limit)})`,
+      );
+    if (declaredLength !== undefined && msg.totalBytes + declaredLength > limit) {
+      throw tooLarge(msg.totalBytes + declaredLength);
+    }
+    const isArkivmelding = part.filename === ARKIVMELDING_FILENAME;
+    const remaining = limit - msg.totalBytes;
+    const maxBytes = Math.min(remaining, part.perFileLimit ?? remaining);
+    let written: Awaited<ReturnType<FileStore['write']>>;
+    try {
+      written = await this.files.write(messageId, part.body, {
+        maxBytes,
+        keepPlaintext: isArkivmelding,
+        plaintextLimit: this.config.ARKIVMELDING_MAX_SIZE,
+      });
+    } catch (e) {
+      if (e instanceof SizeLimitError) {
+        if (isArkivmelding && e.limit === this.config.ARKIVMELDING_MAX_SIZE) {
+          throw new AppError(
+            400,
+            'ArkivmeldingTooLargeException',
+            `arkivmelding.xml is larger than the limit of ${formatSize(e.limit)}`,
+          );
+        }
+        if (part.perFileLimit !== undefined && e.limit === part.perFileLimit) {
+          throw Errors.multipartFileTooLarge(
+            `File ${part.filename} exceeds the multipart limit of ${formatSize(part.perFileLimit)}; upload large files with PUT /api/messages/out/{messageId}`,
+          );
+        }
+        throw tooLarge(msg.totalBytes + e.seen);
+      }
+      throw e;
+    }
+    let arkivmelding: Parameters<Store['addFile']>[4];
+    try {
+      if (isArkivmelding) {
+        const result = validateArkivmelding(written.plaintext ?? Buffer.alloc(0), {
+          maxBytes: this.config.ARKIVMELDING_MAX_SIZE,
+          maxDepth: this.config.ARKIVMELDING_MAX_DEPTH,
+          confidential: msg.processIdentifier === TAUSHETSBELAGT_PROCESS,
+          recipientRule: this.config.CONFIDENTIAL_RECIPIENT_RULE,
+        });
+        if (!result.ok) {
+          throw new AppError(400, result.code, result.message, { errors: result.problems });
+        }
+        arkivmelding = {
+          summarySealedJson: JSON.stringify(result.summary),
+          title: result.summary.publicTitle ?? '',
+          reference: result.summary.messageReference ?? msg.conversationId,
+          warnings: result.warnings,
+        };
+      }
+      const sbd = JSON.parse((await this.store.getSbdJson(messageId)) ?? '{}') as Record<
+        string,
+        Record<string, unknown>
+      >;
+      const hoveddokument = sbd[msg.type]?.hoveddokument;
+      const mimeType =
+        part.contentType && !/^application\/octet-stream\b/i.test(part.contentType) && part.contentType.trim()
+          ? part.contentType
+          : mime.lookup(part.filename) || 'application/pdf';
+      const res = await this.store.addFile(
+        messageId,
+        {
+          fileId: written.fileId,
+          filename: part.filename,
+          title: part.title,
+          mimeType,
+          size: written.size,
+          primary: hoveddokument === part.filename,
+        },
+        limit,
+        this.clock(),
+        arkivmelding,
+      );
+      if (!res.ok) {
+        switch (res.reason) {
+          case 'gone':
+            throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
+          case 'sent':
+            throw Errors.messageAlreadySent(
+              `Message with messageId = ${messageId} has been sent; files can no longer be added`,
+            );
+          case 'duplicate':
+            throw Errors.duplicateFilename(`Filename already exists in message: ${part.filename}.`);
+          case 'too-large':
+            throw tooLarge(msg.totalBytes + written.size);
+          case 'second-primary':
+            throw Errors.multiplePrimary('Messages can only contain one primary document');
+        }
+      }
+    } catch (e) {
+      await this.files.deleteFile(messageId, written.fileId);
+      throw e;
+    }
+  }
+
+  /** POST /api/messages/out/{messageId}: final checks, then the job is durably queued before we answer. */
+  async send(messageId: string): Promise<void> {
+    const msg = await this.requireMessage(messageId);
+    if (msg.state === 'queued') return;
+    const now = this.clock();
+    if (msg.expiryMs <= now.getTime()) {
+      await this.store.addStatus(messageId, 'LEVETID_UTLOPT', { description: TTL_EXPIRED_DESCRIPTION, now });
+      throw Errors.timeToLive(
+        `ExpectedResponseDateTime ${msg.expiry} has been exceeded. Please resend the message`,
+      );
+    }
+    const files = await this.store.listFiles(messageId);
+    if (msg.type === 'arkivmelding') {
+      if (!files.length) throw Errors.missingFile('There must always be at least one attachment');
+      if (!files.some((f) => f.filename === ARKIVMELDING_FILENAME)) {
+        throw Errors.missingArkivmelding('An arkivmelding message requires an arkivmelding.xml attachment');
+      }
+      const summary = await this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId);
+      const sbd = JSON.parse((await this.store.getSbdJson(messageId)) ?? '{}') as {
+        arkivmelding?: { hoveddokument?: string };
+      };
+      if (summary) {
+        const problems = checkArkivmeldingAgainstMessage(summary, {
+          filenames: files.map((f) => f.filename),
+          hoveddokument: sbd.arkivmelding?.hoveddokument ?? null,
+        });
+        if (problems.length) {
+          const missing = summary.referencedFiles.filter((r) => !files.some((f) => f.filename === r));
+          if (missing.length) {
+            throw Errors.missingArkivmeldingFile(
+              `File(s) defined in arkivmelding, but not found in message: ${missing.join(',')}`,
+              { errors: problems },
+            );
+          }
+          throw Errors.invalidArkivmelding(problems.map((p) => p.message).join('; '), { errors: problems });
+        }
+      }
+    }
+    const state = await this.store.claimSend(messageId);
+    if (state === '') throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
+    if (state === 'queued') return;
+    try {
+      await enqueueSend(this.queue, messageId);
+    } catch (e) {
+      await this.store.setState(messageId, 'created');
+      throw Errors.storeUnavailable(`The message could not be queued: ${(e as Error).message}`);
+    }
+    await this.store.setState(messageId, 'queued');
+  }
+
+  /** DELETE: files and message go; conversation and statuses stay. Idempotent. */
+  async delete(messageId: string): Promise<void> {
+    const job = await this.queue.getJob(sendJobId(messageId));
+    if (job && (await job.isWaiting())) await job.remove();
+    await this.store.deleteMessage(messageId);
+    await this.files.deleteMessage(messageId);
+  }
+
+  /** Undo a create whose multipart request failed later: nothing half-written stays. */
+  async rollback(messageId: string): Promise<void> {
+    await this.store.purge(messageId);
+    await this.files.deleteMessage(messageId);
+  }
+}
