@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
   jsonSchemaTransform,
@@ -12,7 +13,7 @@ import { AddressServiceClient } from './adapters/address-service.js';
 import type { Config } from './config.js';
 import { registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
-import { createSendQueue } from './queues/send-queue.js';
+import { createSendQueue, type SendJobData } from './queues/send-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesOutRoutes } from './routes/messages-out.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   redis: Redis;
   addressService: AddressLookup;
   clock: () => Date;
+  /** The send queue; defaults to a BullMQ queue on the app's Redis connection. */
+  queue: Queue<SendJobData>;
   /** pino destination for tests that inspect log lines. */
   logStream: NodeJS.WritableStream;
 }
@@ -90,10 +93,10 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
       log: app.log,
     });
-  const queue = createSendQueue(redis, prefix);
+  const queue = deps.queue ?? createSendQueue(redis, prefix);
   const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock);
   app.addHook('onClose', async () => {
-    await queue.close();
+    if (!deps.queue) await queue.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });
 
