@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config.js';
+
+describe('README', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('documents every setting', () => {
+    const missing = Object.keys(configSchema.shape).filter((k) => !readme.includes(`\`${k}\``));
+    expect(missing).toEqual([]);
+  });
+  it('shows the test command', () => {
+    expect(readme).toMatch(/```sh\nnpm test\n```/);
+  });
+});
