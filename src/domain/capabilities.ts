@@ -1,26 +1,13 @@
 import { z } from 'zod';
+import { NEXTMOVE_MESSAGE_TYPES } from './sbd.js';
 
 /**
  * The address service's (service registry, SR) answer and what the integration point makes of it:
  * the capabilities JSON and the service-record decision. Pure: no I/O.
  */
 
-/** Message types the reference integration point knows; a document type's suffix after '::' names one. */
-export const KNOWN_MESSAGE_TYPES: readonly string[] = Object.freeze([
-  'status',
-  'arkivmelding',
-  'arkivmelding_kvittering',
-  'avtalt',
-  'digital',
-  'digital_dpv',
-  'print',
-  'dialogmelding',
-  'dialogmelding_kvittering',
-  'innsynskrav',
-  'publisering',
-  'einnsyn_kvittering',
-  'feil',
-]);
+/** Message types a document type's suffix after '::' may name (feil has no business message of its own). */
+export const KNOWN_MESSAGE_TYPES: readonly string[] = Object.freeze([...NEXTMOVE_MESSAGE_TYPES, 'feil']);
 
 // SR answers are read leniently: unknown fields are kept (looseObject) and optional ones may be null or absent.
 const optionalString = z.string().nullish();

@@ -183,12 +183,20 @@ export class Store {
     return (await this.loadStatuses(ids.map(Number))).sort((a, b) => a.id - b.id);
   }
 
-  private async loadConversations(ids: number[]): Promise<ConversationRecord[]> {
-    if (!ids.length) return [];
+  /** Reads many hashes in one round trip and maps the ones that exist. */
+  private async loadHashes<T>(keys: string[], map: (h: Record<string, string>) => T | null): Promise<T[]> {
+    if (!keys.length) return [];
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.k(`conv:${id}`));
+    for (const key of keys) pipe.hgetall(this.k(key));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([, h]) => this.toConversation(h as Record<string, string>)).filter((c) => c !== null);
+    return res.map(([, h]) => map(h as Record<string, string>)).filter((x): x is T => x !== null);
+  }
+
+  private loadConversations(ids: number[]): Promise<ConversationRecord[]> {
+    return this.loadHashes(
+      ids.map((id) => `conv:${id}`),
+      (h) => this.toConversation(h),
+    );
   }
 
   async listConversations(
@@ -249,12 +257,11 @@ export class Store {
     };
   }
 
-  private async loadStatuses(ids: number[]): Promise<StatusRecord[]> {
-    if (!ids.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.k(`status:${id}`));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([, h]) => this.toStatus(h as Record<string, string>)).filter((s) => s !== null);
+  private loadStatuses(ids: number[]): Promise<StatusRecord[]> {
+    return this.loadHashes(
+      ids.map((id) => `status:${id}`),
+      (h) => this.toStatus(h),
+    );
   }
 
   /**
