@@ -144,9 +144,13 @@ describe('taushetsbelagt arkivmelding: create, upload, send', () => {
     await upload(id, 'a.pdf', 'pdf');
     expect((await h.fetch(`/api/messages/out/${id}`, { method: 'POST' })).status).toBe(200);
     expect((await h.fetch(`/api/messages/out/${id}`, { method: 'POST' })).status).toBe(200);
-    expect(await queue.getJobCounts('waiting')).toMatchObject({ waiting: expect.any(Number) });
     const late = await upload(id, 'b.pdf', 'pdf');
     expect(late.status).toBe(400);
     expect(((await late.json()) as { exception: string }).exception).toBe('MessageAlreadySentException');
+    // Deleting a queued message takes its waiting job out of the queue and its files off the disk.
+    expect(await queue.getJob(`send-${id}`)).toBeDefined();
+    expect((await h.fetch(`/api/messages/out/${id}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await queue.getJob(`send-${id}`)).toBeUndefined();
+    expect(allFiles(h.dataDir).some((f) => f.includes(id))).toBe(false);
   });
 });
