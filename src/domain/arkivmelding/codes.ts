@@ -35,6 +35,7 @@ export const PROBLEM_CODES = {
   attributeNotAllowed: 'AttributeNotAllowed',
   notNillable: 'NotNillable',
   unknownXsiType: 'UnknownXsiType',
+  missingXsiType: 'MissingXsiType',
   xsiTypeNotDerived: 'XsiTypeNotAllowed',
   invalidValue: 'InvalidValue',
   invalidDate: 'InvalidDate',

@@ -56,6 +56,12 @@ function readFailure(failure: ReadFailure): ArkivmeldingResult {
   };
 }
 
+const XSI_TYPE_PROBLEMS: ReadonlySet<string> = new Set([
+  PROBLEM_CODES.unknownXsiType,
+  PROBLEM_CODES.xsiTypeNotDerived,
+  PROBLEM_CODES.missingXsiType,
+]);
+
 const count = (n: number) => `${n} problem${n === 1 ? '' : 's'}`;
 
 /** Reads, validates and checks arkivmelding.xml; on success returns what the service keeps about it. */
@@ -69,7 +75,14 @@ export function validateArkivmelding(xml: Buffer, opts: ArkivmeldingOptions): Ar
       opts.confidential && rules.parts
         ? checkConfidentiality(rules.parts, read.source, opts.recipientRule)
         : { errors: [], warnings: [] };
-    const problems = [...schemaProblems, ...rules.errors, ...confidentiality.errors];
+    // A wrong or missing xsi:type is already reported; "no saksmappe/journalpost" would say it again.
+    const xsiTypeReported = schemaProblems.some((p) => XSI_TYPE_PROBLEMS.has(p.code));
+    const ruleErrors = xsiTypeReported
+      ? rules.errors.filter(
+          (p) => p.code !== PROBLEM_CODES.missingSaksmappe && p.code !== PROBLEM_CODES.missingJournalpost,
+        )
+      : rules.errors;
+    const problems = [...schemaProblems, ...ruleErrors, ...confidentiality.errors];
     if (problems.length === 0 && rules.summary) {
       return { ok: true, summary: rules.summary, warnings: [...rules.warnings, ...confidentiality.warnings] };
     }
@@ -81,7 +94,7 @@ export function validateArkivmelding(xml: Buffer, opts: ArkivmeldingOptions): Ar
         problems,
       };
     }
-    if (rules.errors.length > 0) {
+    if (ruleErrors.length > 0) {
       return {
         ok: false,
         code: ARKIVMELDING_CODES.invalid,

@@ -103,6 +103,18 @@ export class CompiledSchema {
     return [...this.complex.keys()].filter((t) => this.isDerivedFrom(t, ancestor)).map((t) => t.slice(3));
   }
 
+  /** Complex types derived from `ancestor` (not itself), least derived first. */
+  strictlyDerived(ancestor: TypeName): CompiledComplexType[] {
+    const depth = (t: TypeName) => {
+      let d = 0;
+      for (let b: TypeName | null = t; b && b !== ancestor; b = this.baseOf(b)) d++;
+      return d;
+    };
+    return [...this.complex.values()]
+      .filter((t) => t.name !== ancestor && this.isDerivedFrom(t.name, ancestor))
+      .sort((a, b) => depth(a.name) - depth(b.name));
+  }
+
   resolve(name: TypeName): ResolvedType {
     if (name === ANY_TYPE) return { kind: 'any' };
     const complex = this.complex.get(name);
@@ -215,6 +227,22 @@ const snippet = (text: string): string => {
   return t.length > 40 ? `${t.slice(0, 40)}…` : t;
 };
 
+/** How `local` in namespace `ns` is written in el's scope: unprefixed when it is the default namespace. */
+function qnameIn(el: XmlElement, ns: string, local: string): string {
+  if (resolvePrefix(el.scope, '') === ns) return local;
+  for (let s = el.scope; s; s = s.parent) {
+    if (s.uri === ns && s.prefix !== '' && resolvePrefix(el.scope, s.prefix) === ns)
+      return `${s.prefix}:${local}`;
+  }
+  return local;
+}
+
+/** An element named with its type when xsi:type makes them differ, e.g. 'mappe' (saksmappe). */
+function describe(el: XmlElement, type: CompiledComplexType): string {
+  const local = type.name.slice(3);
+  return local === el.local ? `'${el.local}'` : `'${el.local}' (${local})`;
+}
+
 function hasXsiTypeAttribute(el: XmlElement): boolean {
   for (const a of el.attributes) if (a.ns === XSI_NS && a.local === 'type') return true;
   return false;
@@ -299,10 +327,13 @@ class SchemaRun {
    */
   private validateElement(el: XmlElement, declared: TypeName, undeclared: boolean): void {
     let effective = declared;
+    let xsiType: 'none' | 'ok' | 'failed' = 'none';
     for (const a of el.attributes) {
       if (a.ns !== XSI_NS) continue;
       if (a.local === 'type') {
-        effective = this.xsiType(el, a.value, a.pos, declared) ?? declared;
+        const resolved = this.xsiType(el, a.value, a.pos, declared);
+        xsiType = resolved ? 'ok' : 'failed';
+        effective = resolved ?? declared;
       } else if (a.local === 'nil' && !undeclared) {
         this.report(
           PROBLEM_CODES.notNillable,
@@ -312,7 +343,23 @@ class SchemaRun {
         );
       }
     }
-    const type = this.schema.resolve(effective);
+    let type = this.schema.resolve(effective);
+    if (type.kind === 'complex' && xsiType !== 'ok') {
+      // A missing or broken xsi:type is one mistake; judge the content by the type it evidently is.
+      const fitting = this.fittingDerivedType(el, type.type);
+      if (fitting) {
+        if (xsiType === 'none') {
+          const local = fitting.name.slice(3);
+          this.report(
+            PROBLEM_CODES.missingXsiType,
+            `'${el.local}' contains elements of ${local} but has no xsi:type; add xsi:type="${qnameIn(el, this.schema.namespace, local)}" to it.`,
+            this.path(),
+            el.pos,
+          );
+        }
+        type = { kind: 'complex', type: fitting };
+      }
+    }
     // No complex type in the schema declares attributes; xs:anyType accepts any.
     if (type.kind !== 'any') {
       for (const a of el.attributes) {
@@ -352,6 +399,20 @@ class SchemaRun {
       }
       this.validateValue(el, type.type);
     }
+  }
+
+  /** A type derived from `declared` whose content model knows every child that `declared` does not. */
+  private fittingDerivedType(el: XmlElement, declared: CompiledComplexType): CompiledComplexType | null {
+    const unknown = new Set<string>();
+    for (const c of el.children) {
+      if (c.ns === this.schema.namespace && !declared.model.elementTypes.has(c.local)) unknown.add(c.local);
+    }
+    if (unknown.size === 0) return null;
+    return (
+      this.schema
+        .strictlyDerived(declared.name)
+        .find((t) => [...unknown].every((name) => t.model.elementTypes.has(name))) ?? null
+    );
   }
 
   /** Resolves an xsi:type value; reports and returns null when it cannot be used here. */
@@ -424,10 +485,11 @@ class SchemaRun {
 
   private validateContent(el: XmlElement, type: CompiledComplexType): void {
     const model = type.model;
+    const parent = describe(el, type);
     const children = el.children;
-    // Names accepted so far and names reported out of place; only needed once something is wrong.
+    // Names accepted so far and names already reported as misplaced; only needed once something is wrong.
     let consumed: Set<string> | null = null;
-    let reported: Set<string> | null = null;
+    let misplaced: Set<string> | null = null;
     let state: DfaState = model.start;
     let lastAccepted: string | null = null;
     for (let k = 0; k < children.length; k++) {
@@ -440,18 +502,25 @@ class SchemaRun {
           declared ? PROBLEM_CODES.wrongNamespace : PROBLEM_CODES.unknownElement,
           declared
             ? `<${child.qname}> is in ${child.ns ? `namespace ${child.ns}` : 'no namespace'}; every arkivmelding element must be in ${this.schema.namespace}.`
-            : `<${child.qname}> (${child.ns ? `namespace ${child.ns}` : 'no namespace'}) is not allowed in '${el.local}'; remove it.`,
+            : `<${child.qname}> (${child.ns ? `namespace ${child.ns}` : 'no namespace'}) is not allowed in ${parent}; remove it.`,
           this.path(),
           child.pos,
         );
         this.leave();
+        // Reported once here; its content would only repeat the namespace mistake.
+        const next = declared ? model.next(state, name) : null;
+        if (next) {
+          state = next;
+          consumed?.add(name);
+          lastAccepted = name;
+        }
         continue;
       }
       if (!declared) {
         const expected = model.expected(state);
         this.report(
           PROBLEM_CODES.unknownElement,
-          `'${name}' is not an element of '${el.local}'; remove it or check the spelling${expected.length ? ` (allowed at this point: ${quoteList(expected)})` : ''}.`,
+          `'${name}' is not an element of ${parent}; remove it or check the spelling${expected.length ? ` (allowed at this point: ${quoteList(expected)})` : ''}.`,
           this.path(),
           child.pos,
         );
@@ -469,12 +538,15 @@ class SchemaRun {
       }
       consumed ??= new Set(children.slice(0, k).map((c) => c.local));
       const run = model.shortestRun(state, (s) => model.next(s, name) !== null);
-      // Elements present later (or misplaced earlier) are out of order rather than missing.
-      const present = new Set([...(reported ?? []), ...children.slice(k + 1).map((c) => c.local)]);
-      if (run?.every((alternatives) => !alternatives.some((a) => present.has(a)))) {
+      const later = new Set(children.slice(k + 1).map((c) => c.local));
+      // If what is needed first comes later, this child is out of order; otherwise the needed elements are missing.
+      if (run?.every((alternatives) => !alternatives.some((a) => later.has(a)))) {
         this.leave();
         for (const alternatives of run) {
-          this.reportMissing(el, alternatives, `before '${name}'`, child.pos);
+          // An element reported as misplaced earlier is present, just elsewhere: do not also call it missing.
+          if (!alternatives.some((a) => misplaced?.has(a))) {
+            this.reportMissing(parent, alternatives, `before '${name}'`, child.pos);
+          }
           state = model.next(state, alternatives[0] as string) as DfaState;
           consumed.add(alternatives[0] as string);
         }
@@ -486,18 +558,18 @@ class SchemaRun {
         this.leave();
         continue;
       }
-      reported ??= new Set();
-      reported.add(name);
-      this.reportOutOfPlace(el, model, name, consumed, state, child.pos);
+      misplaced ??= new Set();
+      misplaced.add(name);
+      this.reportOutOfPlace(parent, model, name, consumed, state, child.pos);
       this.validateElement(child, declared, false);
       this.leave();
     }
     if (!state.accepting) {
       const run = model.shortestRun(state, (s) => s.accepting) ?? [];
       for (const alternatives of run) {
-        if (alternatives.some((a) => reported?.has(a))) continue;
+        if (alternatives.some((a) => misplaced?.has(a))) continue;
         this.reportMissing(
-          el,
+          parent,
           alternatives,
           lastAccepted ? `after '${lastAccepted}'` : 'as its first child',
           el.pos,
@@ -507,13 +579,13 @@ class SchemaRun {
     }
   }
 
-  private reportMissing(el: XmlElement, alternatives: string[], where: string, pos: number): void {
+  private reportMissing(parent: string, alternatives: string[], where: string, pos: number): void {
     const one = alternatives.length === 1;
     this.report(
       PROBLEM_CODES.missingElement,
       one
-        ? `Required element '${alternatives[0]}' is missing in '${el.local}'; add it ${where}.`
-        : `'${el.local}' needs one of ${quoteList(alternatives)}; add one ${where}.`,
+        ? `Required element '${alternatives[0]}' is missing in ${parent}; add it ${where}.`
+        : `${parent} needs one of ${quoteList(alternatives)}; add one ${where}.`,
       one ? this.path(alternatives[0]) : this.path(),
       pos,
     );
@@ -521,21 +593,25 @@ class SchemaRun {
 
   /** Reports the child on top of the path, which is declared here but cannot come at this point. */
   private reportOutOfPlace(
-    el: XmlElement,
+    parent: string,
     model: ContentModel,
     name: string,
     consumed: ReadonlySet<string>,
     state: DfaState,
     pos: number,
   ): void {
+    const alternativesTo = new Set<string>();
     for (const choice of model.choices) {
       const mine = choice.branches.findIndex((b) => b.has(name));
       if (mine === -1) continue;
+      choice.branches.forEach((b, i) => {
+        if (i !== mine) for (const n of b) alternativesTo.add(n);
+      });
       const other = [...consumed].find((c) => choice.branches.some((b, i) => i !== mine && b.has(c)));
       if (other) {
         this.report(
           PROBLEM_CODES.choiceConflict,
-          `'${name}' cannot be combined with '${other}' in '${el.local}': the schema allows one or the other here; keep only one of them.`,
+          `'${name}' cannot be combined with '${other}' in ${parent}: the schema allows one or the other here; keep only one of them.`,
           this.path(),
           pos,
         );
@@ -545,22 +621,24 @@ class SchemaRun {
     if (consumed.has(name) && !model.repeatable.has(name)) {
       this.report(
         PROBLEM_CODES.duplicateElement,
-        `'${name}' may occur only once in '${el.local}'; remove the extra one.`,
+        `'${name}' may occur only once in ${parent}; remove the extra one.`,
         this.path(),
         pos,
       );
       return;
     }
-    const at = model.order.indexOf(name);
-    const before = model.order[at - 1];
-    const after = model.order[at + 1];
+    // Neighbours in schema order, skipping elements that are alternatives to this one.
+    const order = model.order.filter((n) => n === name || !alternativesTo.has(n));
+    const at = order.indexOf(name);
+    const before = order[at - 1];
+    const after = order[at + 1];
     const placement = [before ? `after '${before}'` : '', after ? `before '${after}'` : '']
       .filter(Boolean)
       .join(' and ');
     const expected = model.expected(state);
     this.report(
       PROBLEM_CODES.misplacedElement,
-      `'${name}' is out of order in '${el.local}'; in the schema order it comes ${placement || 'elsewhere'}${expected.length ? ` (allowed at this point: ${quoteList(expected)})` : ''}.`,
+      `'${name}' is out of order in ${parent}; in the schema order it comes ${placement || 'elsewhere'}${expected.length ? ` (allowed at this point: ${quoteList(expected)})` : ''}.`,
       this.path(),
       pos,
     );

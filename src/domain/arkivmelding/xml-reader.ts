@@ -215,6 +215,18 @@ function decodeUtf8(xml: Buffer): { ok: true; text: string } | ReadFailure {
       1,
     );
   }
+  // A declared encoding is honoured (by refusing) before the bytes are judged as UTF-8.
+  const declared = /^(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']/.exec(
+    xml.subarray(0, 200).toString('latin1'),
+  )?.[1];
+  if (declared !== undefined && !UTF8_LABELS.has(declared.toLowerCase())) {
+    return unsupportedEncoding(
+      `The declared encoding "${declared}" is not supported; encode the document as UTF-8 and declare encoding="UTF-8" (or leave the encoding out).`,
+      PROBLEM_CODES.unsupportedEncoding,
+      1,
+      1,
+    );
+  }
   try {
     // The decoder drops a leading UTF-8 byte order mark.
     return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(xml) };
