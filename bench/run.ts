@@ -1,0 +1,285 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { startAddressServiceSandbox } from '../src/sandbox/address-service.js';
+import { ORG_SENDER } from '../src/sandbox/address-service-seed.js';
+import type { ArkivmeldingFigures } from './arkivmelding-child.js';
+import { type LoadOptions, type LoadResult, runInterleaved, STEPS } from './messages.js';
+import {
+  childNodeFlags,
+  forkTs,
+  nextMessage,
+  type ServerProcess,
+  startServer,
+  stopChild,
+} from './server-process.js';
+import { runUploadRss, type UploadRssResult } from './upload-rss.js';
+
+/**
+ * npm run bench [-- --seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
+ * Whole-message throughput of the service against a bare Fastify server doing the same storage work,
+ * the service's memory while a large file is uploaded, and the arkivmelding figures when that bench exists.
+ */
+
+const TARGET_RATIO = 0.5;
+const TARGET_UPLOAD_GROWTH_MB = 32;
+const TARGET_ARK_MEDIAN_MS = 20;
+const TARGET_REFUSED_MS = 100;
+const TARGET_REFUSED_GROWTH_MB = 16;
+const ARKIVMELDING_TIMEOUT_MS = 90_000;
+
+const bounded = (raw: string | undefined, fallback: number, min: number, max: number, name: string) => {
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new Error(`--${name} must be a number in ${min}..${max}`);
+  return n;
+};
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    clients: { type: 'string' },
+    rounds: { type: 'string' },
+    'upload-mb': { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const load: LoadOptions = {
+  seconds: bounded(args.seconds, 15, 1, 120, 'seconds'),
+  warmupSeconds: bounded(args.warmup, 3, 0, 30, 'warmup'),
+  clients: Math.floor(bounded(args.clients, 32, 1, 256, 'clients')),
+  rounds: Math.floor(bounded(args.rounds, 3, 1, 20, 'rounds')),
+};
+const uploadMb = Math.floor(bounded(args['upload-mb'], 200, 1, 1024, 'upload-mb'));
+if (args['cpu-prof']) childNodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`);
+
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const runPrefix = `bench${randomBytes(6).toString('hex')}`;
+const workDir = mkdtempSync(join(tmpdir(), 'eip-bench-'));
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+
+/** Deletes this run's keys only (SCAN MATCH prefix*); other data on the server is never touched. */
+async function deleteKeys(prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  for (let i = 0; i < 1_000_000; i++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length) deleted += await redis.del(...keys);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return deleted;
+}
+
+function dataDir(name: string): string {
+  const dir = join(workDir, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
+async function attempt<T>(label: string, fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    console.error(`${label} failed: ${error}`);
+    return { ok: false, error };
+  }
+}
+
+async function runArkivmelding(): Promise<ArkivmeldingFigures | null> {
+  if (!existsSync(fileURLToPath(new URL('./arkivmelding.ts', import.meta.url)))) return null;
+  const child = forkTs(fileURLToPath(new URL('./arkivmelding-child.ts', import.meta.url)), [], {});
+  try {
+    const { figures } = await nextMessage<{ figures: ArkivmeldingFigures }>(
+      child,
+      'result',
+      ARKIVMELDING_TIMEOUT_MS,
+    );
+    return figures;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
+const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : String(n));
+
+function printReport(
+  ours: Outcome<LoadResult>,
+  bare: Outcome<LoadResult>,
+  upload: Outcome<UploadRssResult>,
+  bareUpload: Outcome<UploadRssResult>,
+  ark: Outcome<ArkivmeldingFigures | null>,
+  ratio: number | null,
+): void {
+  const o = ours.ok ? ours.value : undefined;
+  const b = bare.ok ? bare.value : undefined;
+  const row = (label: string, a: string, c: string) =>
+    `  ${label.padEnd(34)}${a.padStart(16)}${c.padStart(16)}`;
+  const lines = [
+    '',
+    `Whole messages (create + PUT arkivmelding.xml + PUT 100 KB + send), ${load.clients} keep-alive clients,`,
+    `  ${load.warmupSeconds} s warm-up each, then ${load.seconds} s measured each in ${load.rounds} alternating slices (ABBA)`,
+    '  Servers run in child processes, the load generator in this one; RSS and CPU from /proc/<child pid>',
+    row('', 'ours', 'bare'),
+    row('accepted messages / s', fmt(o?.messagesPerSecond), fmt(b?.messagesPerSecond)),
+    row('messages in window', fmt(o?.messages), fmt(b?.messages)),
+    row('requests / s (all 200)', fmt(o?.requestsPerSecond), fmt(b?.requestsPerSecond)),
+    row('errors', fmt(o?.errors), fmt(b?.errors)),
+    ...STEPS.map((s) =>
+      row(
+        `${s} p50 / p99 ms`,
+        o ? `${o.latency[s].p50} / ${o.latency[s].p99}` : '-',
+        b ? `${b.latency[s].p50} / ${b.latency[s].p99}` : '-',
+      ),
+    ),
+    row('server CPU ms / message', fmt(o?.serverCpuMsPerMessage), fmt(b?.serverCpuMsPerMessage)),
+    row('server RSS before load MB', fmt(o?.rss.baselineMb), fmt(b?.rss.baselineMb)),
+    row('server peak RSS during load MB', fmt(o?.rss.peakMb), fmt(b?.rss.peakMb)),
+    `  ratio ours/bare: ${ratio === null ? '-' : ratio}  (target >= ${TARGET_RATIO})  ${ratio === null ? 'MISS' : verdict(ratio >= TARGET_RATIO)}`,
+  ];
+  for (const [name, r] of [
+    ['ours', ours],
+    ['bare', bare],
+  ] as const) {
+    if (!r.ok) lines.push(`  ${name}: FAILED ${r.error}`);
+    else if (r.value.errors) {
+      lines.push(`  ${name} errors by kind: ${JSON.stringify(r.value.errorsByKind)}`);
+      for (const s of r.value.errorSamples) lines.push(`    e.g. ${s}`);
+    }
+  }
+  lines.push('');
+  if (upload.ok) {
+    const u = upload.value;
+    lines.push(
+      `Large upload: ${u.uploadMb} MiB streamed with PUT in ${u.seconds} s, status ${u.status}`,
+      `  server RSS ${u.baselineMb} MB before, ${u.peakMb} MB peak: growth ${u.growthMb} MB (target < ${TARGET_UPLOAD_GROWTH_MB} MB)  ${verdict(u.status === 200 && u.growthMb < TARGET_UPLOAD_GROWTH_MB)}`,
+      `  (${u.source})`,
+    );
+  } else lines.push(`Large upload: FAILED ${upload.error}`);
+  if (bareUpload.ok) {
+    const u = bareUpload.value;
+    lines.push(
+      `  for reference, the bare server: ${u.seconds} s, status ${u.status}, RSS ${u.baselineMb} -> ${u.peakMb} MB: growth ${u.growthMb} MB`,
+    );
+  } else lines.push(`  for reference, the bare server: FAILED ${bareUpload.error}`);
+  lines.push('');
+  if (!ark.ok) lines.push(`arkivmelding bench: FAILED ${ark.error}`);
+  else if (ark.value === null) lines.push('arkivmelding bench not available');
+  else {
+    const a = ark.value;
+    lines.push(
+      'arkivmelding (bench/arkivmelding.ts, own child process)',
+      `  parse + validate 1 MB median: ${a.parseValidate1MbMedianMs} ms (target <= ${TARGET_ARK_MEDIAN_MS})  ${verdict(a.parseValidate1MbMedianMs <= TARGET_ARK_MEDIAN_MS)}`,
+      `  entity bomb refused in ${a.bombRefusedMs} ms, RSS growth ${a.bombRssGrowthMb} MB (targets < ${TARGET_REFUSED_MS} ms, < ${TARGET_REFUSED_GROWTH_MB} MB)  ${verdict(a.bombRefusedMs < TARGET_REFUSED_MS && a.bombRssGrowthMb < TARGET_REFUSED_GROWTH_MB)}`,
+      `  deep nesting refused in ${a.deepRefusedMs} ms, RSS growth ${a.deepRssGrowthMb} MB (targets < ${TARGET_REFUSED_MS} ms, < ${TARGET_REFUSED_GROWTH_MB} MB)  ${verdict(a.deepRefusedMs < TARGET_REFUSED_MS && a.deepRssGrowthMb < TARGET_REFUSED_GROWTH_MB)}`,
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+async function main(): Promise<number> {
+  await redis.connect();
+  const sandbox = await startAddressServiceSandbox();
+  const baseEnv = {
+    ORG_NUMBER: ORG_SENDER,
+    REDIS_URL: redisUrl,
+    SERVICE_REGISTRY_URL: sandbox.url,
+    DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    API_AUTH: 'none',
+    LOG_LEVEL: 'error',
+  };
+  try {
+    const envFor = (name: string) => ({
+      ...baseEnv,
+      REDIS_PREFIX: `${runPrefix}-${name}`,
+      DATA_DIR: dataDir(name),
+    });
+    // Each phase's keys and files go afterwards, so a later phase does not inherit an earlier one's data.
+    const clean = async (...names: string[]) => {
+      for (const name of names) {
+        await deleteKeys(`${runPrefix}-${name}`).catch(() => 0);
+        rmSync(join(workDir, name), { recursive: true, force: true });
+      }
+    };
+    console.log(`bench: prefix ${runPrefix}, Redis ${redisUrl}, work dir ${workDir}`);
+    const perServer = load.warmupSeconds + load.seconds + load.rounds * 0.5;
+    console.log(`bench: ours and bare, ${load.clients} clients, about ${Math.ceil(2 * perServer)} s ...`);
+    const servers: ServerProcess[] = [];
+    const loadOutcome = await attempt('whole-message load', async () => {
+      servers.push(await startServer('ours', envFor('ours')));
+      servers.push(await startServer('bare', envFor('bare')));
+      return runInterleaved(servers, load);
+    });
+    for (const s of servers) await s.stop();
+    await clean('ours', 'bare');
+    const pick = (i: number): Outcome<LoadResult> =>
+      loadOutcome.ok ? { ok: true, value: loadOutcome.value[i]! } : { ok: false, error: loadOutcome.error };
+    const ours = pick(0);
+    const bare = pick(1);
+
+    console.log(`bench: large upload, ${uploadMb} MiB, ours then bare ...`);
+    const upload = await attempt('upload', () => runUploadRss(envFor('upload'), uploadMb, 'ours'));
+    await clean('upload');
+    const bareUpload = await attempt('bare upload', () =>
+      runUploadRss(envFor('bareupload'), uploadMb, 'bare'),
+    );
+    await clean('bareupload');
+    console.log('bench: arkivmelding ...');
+    const ark = await attempt('arkivmelding bench', runArkivmelding);
+
+    const ratio =
+      ours.ok && bare.ok && bare.value.messagesPerSecond > 0
+        ? Math.round((ours.value.messagesPerSecond / bare.value.messagesPerSecond) * 100) / 100
+        : null;
+    printReport(ours, bare, upload, bareUpload, ark, ratio);
+    const value = <T>(r: Outcome<T>) => (r.ok ? r.value : { error: r.error });
+    console.log(
+      `BENCH_JSON ${JSON.stringify({
+        load,
+        ours: value(ours),
+        bare: value(bare),
+        ratio,
+        ratioPass: ratio !== null && ratio >= TARGET_RATIO,
+        upload: value(upload),
+        bareUpload: value(bareUpload),
+        uploadPass:
+          upload.ok && upload.value.status === 200 && upload.value.growthMb < TARGET_UPLOAD_GROWTH_MB,
+        arkivmelding: ark.ok ? ark.value : { error: ark.error },
+      })}`,
+    );
+    return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok ? 0 : 1;
+  } finally {
+    await sandbox.close();
+  }
+}
+
+let cleaned: Promise<void> | undefined;
+/** Once: this run's Redis keys and temp files go, whichever way the run ends. */
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    await deleteKeys(runPrefix).catch((e: unknown) => console.error(`cleanup of ${runPrefix}* failed: ${e}`));
+    redis.disconnect();
+    rmSync(workDir, { recursive: true, force: true });
+  })();
+  return cleaned;
+}
+// Ctrl-C reaches the server children too (same process group); they stop on their own.
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (e) {
+  console.error(e);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
