@@ -225,6 +225,7 @@ function decodeUtf8(xml: Buffer): { ok: true; text: string } | ReadFailure {
       PROBLEM_CODES.unsupportedEncoding,
       1,
       1,
+      declared,
     );
   }
   try {
@@ -249,8 +250,17 @@ function unsupportedEncoding(
   problemCode: string,
   line: number,
   column: number,
+  rejectedValue?: string,
 ): ReadFailure {
-  return { ok: false, code: ARKIVMELDING_CODES.unsupportedEncoding, problemCode, message, line, column };
+  return {
+    ok: false,
+    code: ARKIVMELDING_CODES.unsupportedEncoding,
+    problemCode,
+    message,
+    line,
+    column,
+    ...(rejectedValue === undefined ? {} : { rejectedValue }),
+  };
 }
 
 /** Byte offset of the first byte that does not start a valid UTF-8 sequence. */
