@@ -2,8 +2,20 @@
 const OSLO = 'Europe/Oslo';
 const offsetFmt = new Intl.DateTimeFormat('en-US', { timeZone: OSLO, timeZoneName: 'longOffset' });
 
-/** Oslo's UTC offset in minutes at the given instant. */
+const offsetByHour = new Map<number, number>();
+
+/** Oslo's UTC offset in minutes at the given instant (offsets change on whole hours, so an hour's answer is kept). */
 export function osloOffsetMinutes(at: Date): number {
+  const hour = Math.floor(at.getTime() / 3_600_000);
+  const cached = offsetByHour.get(hour);
+  if (cached !== undefined) return cached;
+  const off = computeOffset(at);
+  if (offsetByHour.size > 10_000) offsetByHour.clear();
+  offsetByHour.set(hour, off);
+  return off;
+}
+
+function computeOffset(at: Date): number {
   const part = offsetFmt.formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
   const m = /GMT([+-])(\d{2}):(\d{2})/.exec(part);
   if (!m) return 0;

@@ -27,7 +27,7 @@ import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
 import { type FileStore, SizeLimitError } from '../store/files.js';
-import type { OutgoingMessage, Store } from '../store/store.js';
+import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
 
 export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
 
@@ -136,6 +136,7 @@ export class OutgoingService {
       },
       JSON.stringify(out),
       now,
+      sbd.type === 'arkivmelding' ? (sbd.businessMessage as ArkivmeldingMessage).hoveddokument : undefined,
     );
     if (convId === null) {
       // Lost a race with an identical create, or the id is taken.
@@ -152,7 +153,10 @@ export class OutgoingService {
     inputHash: string,
     raw: unknown,
   ): Promise<Record<string, unknown> | null> {
-    const existing = await this.store.getMessage(messageId);
+    const [existing, convId] = await Promise.all([
+      this.store.getMessage(messageId),
+      this.store.conversationIdOfMessage(messageId),
+    ]);
     if (existing) {
       const stored = await this.store.getSbdJson(messageId);
       if (existing.inputHash === inputHash || stored === JSON.stringify(serializeSbd(parseSbd(raw)))) {
@@ -162,7 +166,7 @@ export class OutgoingService {
         `Message with messageId = ${messageId} already exists with different content; use a new messageId for a new message`,
       );
     }
-    if ((await this.store.conversationIdOfMessage(messageId)) !== null) {
+    if (convId !== null) {
       throw Errors.messageExists(`Message with messageId = ${messageId} already exists`);
     }
     return null;
@@ -275,7 +279,11 @@ export class OutgoingService {
         `Filename '${part.filename}' is not allowed: use a plain file name without / \\ : or control characters`,
       );
     }
-    const msg = await this.requireMessage(messageId);
+    // Both reads go out in one pipeline.
+    const [msg, taken] = await Promise.all([
+      this.requireMessage(messageId),
+      this.store.hasFile(messageId, part.filename),
+    ]);
     if (msg.state !== 'created') {
       throw Errors.messageAlreadySent(
         `Message with messageId = ${messageId} has been sent; files can no longer be added`,
@@ -286,7 +294,7 @@ export class OutgoingService {
         'Title is required for the following capabilities: DPV. Give ?title= or a name in Content-Disposition',
       );
     }
-    if (await this.store.hasFile(messageId, part.filename)) {
+    if (taken) {
       throw Errors.duplicateFilename(`Filename already exists in message: ${part.filename}.`);
     }
     const limit = this.config.MAX_MESSAGE_SIZE;
@@ -361,7 +369,6 @@ export class OutgoingService {
           title: part.title,
           mimeType,
           size: written.size,
-          primary: hoveddokument === part.filename,
         },
         limit,
         this.clock(),
@@ -400,20 +407,19 @@ export class OutgoingService {
         `ExpectedResponseDateTime ${msg.expiry} has been exceeded. Please resend the message`,
       );
     }
-    const files = await this.store.listFiles(messageId);
+    const [files, summary] = await Promise.all([
+      this.store.listFiles(messageId),
+      this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId),
+    ]);
     if (msg.type === 'arkivmelding') {
       if (!files.length) throw Errors.missingFile('There must always be at least one attachment');
       if (!files.some((f) => f.filename === ARKIVMELDING_FILENAME)) {
         throw Errors.missingArkivmelding('An arkivmelding message requires an arkivmelding.xml attachment');
       }
-      const summary = await this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId);
-      const sbd = JSON.parse((await this.store.getSbdJson(messageId)) ?? '{}') as {
-        arkivmelding?: { hoveddokument?: string };
-      };
       if (summary) {
         const problems = checkArkivmeldingAgainstMessage(summary, {
           filenames: files.map((f) => f.filename),
-          hoveddokument: sbd.arkivmelding?.hoveddokument ?? null,
+          hoveddokument: await this.hoveddokumentOf(msg, files),
         });
         if (problems.length) {
           const missing = summary.referencedFiles.filter((r) => !files.some((f) => f.filename === r));
@@ -437,6 +443,18 @@ export class OutgoingService {
       throw Errors.storeUnavailable(`The message could not be queued: ${(e as Error).message}`);
     }
     await this.store.setState(messageId, 'queued');
+  }
+
+  /** The hoveddokument name: the uploaded primary file's, else (rare) read from the sealed SBD. */
+  private async hoveddokumentOf(msg: OutgoingMessage, files: StoredFile[]): Promise<string | null> {
+    if (!msg.hasHoveddokument) return null;
+    const primary = files.find((f) => f.primary);
+    if (primary) return primary.filename;
+    const sbd = JSON.parse((await this.store.getSbdJson(msg.messageId)) ?? '{}') as Record<
+      string,
+      { hoveddokument?: string }
+    >;
+    return sbd[msg.type]?.hoveddokument ?? null;
   }
 
   /** DELETE: files and message go; conversation and statuses stay. Idempotent. */

@@ -67,17 +67,20 @@ export class FileStore {
     });
     const out = createWriteStream(partial, { mode: 0o600 });
     out.write(iv);
+    // The GCM tag is known once the cipher has flushed; it goes last in the same stream.
+    const appendTag = new Transform({
+      transform(chunk, _enc, cb) {
+        cb(null, chunk);
+      },
+      flush(cb) {
+        cb(null, cipher.getAuthTag());
+      },
+    });
     // A pass-through between request and pipeline, so a refused upload does not destroy the socket.
     const pass = new PassThrough();
     source.pipe(pass);
     try {
-      await pipeline(pass, limiter, cipher, out);
-      const fh = await open(partial, 'a');
-      try {
-        await fh.write(cipher.getAuthTag());
-      } finally {
-        await fh.close();
-      }
+      await pipeline(pass, limiter, cipher, appendTag, out);
       await rename(partial, final);
     } catch (err) {
       source.unpipe(pass);

@@ -7,7 +7,14 @@ import { Redis, type RedisOptions } from 'ioredis';
 export function createRedis(url: string, role: 'api' | 'worker', extra: RedisOptions = {}): Redis {
   const base: RedisOptions =
     role === 'api'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 5000, commandTimeout: 5000 }
+      ? // Auto-pipelining batches the commands concurrent requests issue in the same tick.
+        {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: true,
+          connectTimeout: 5000,
+          commandTimeout: 5000,
+          enableAutoPipelining: true,
+        }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true };
   return new Redis(url, { lazyConnect: false, ...base, ...extra });
 }
@@ -64,7 +71,7 @@ redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId',
 return {1, sid}
 `,
   /**
-   * Registers an uploaded file: refuses when the message is gone (-1) or sent (-2), the name is taken (-3),
+   * Registers an uploaded file (stored as dokumentnummer|primary|sealed entry): refuses when the message is gone (-1) or sent (-2), the name is taken (-3),
    * the message would exceed its size limit (-4) or a second primary document (-5); else the dokumentnummer.
    */
   addFile: `
@@ -76,9 +83,11 @@ if state ~= 'created' then return -2 end
 if redis.call('HEXISTS', key..':files', field) == 1 then return -3 end
 local total = tonumber(redis.call('HGET', key, 'totalBytes') or '0') + size
 if total > maxTotal then return -4 end
+-- The primary document is the one named by the SBD's hoveddokument (compared as HMACs).
+if primary == '1' or redis.call('HGET', key, 'hovedHmac') == field then primary = '1' end
 if primary == '1' and redis.call('HGET', key, 'hasPrimary') == '1' then return -5 end
 local n = redis.call('HINCRBY', key, 'fileSeq', 1)
-redis.call('HSET', key..':files', field, n..'|'..sealed)
+redis.call('HSET', key..':files', field, n..'|'..primary..'|'..sealed)
 redis.call('HSET', key, 'totalBytes', total, 'lastUpdated', nowIso, 'lastUpdatedMs', nowMs)
 if primary == '1' then redis.call('HSET', key, 'hasPrimary', '1') end
 if ARGV[10] and ARGV[10] ~= '' then

@@ -67,6 +67,8 @@ export interface OutgoingMessage {
   state: MessageState;
   totalBytes: number;
   inputHash: string;
+  /** Whether the SBD names a hoveddokument (its name stays sealed in the SBD). */
+  hasHoveddokument: boolean;
 }
 
 export interface StoredFile {
@@ -346,9 +348,10 @@ export class Store {
   /** Creates conversation + OPPRETTET + message atomically; null when the messageId is already used. */
   async createOutgoing(
     conv: Omit<ConversationRecord, 'id' | 'finished' | 'pollable' | 'warnings' | 'lastUpdateMs'>,
-    msg: Omit<OutgoingMessage, 'convId' | 'state' | 'totalBytes'>,
+    msg: Omit<OutgoingMessage, 'convId' | 'state' | 'totalBytes' | 'hasHoveddokument'>,
     sbdJson: string,
     now: Date,
+    hoveddokument?: string,
   ): Promise<number | null> {
     const convFields = {
       ...conv,
@@ -364,6 +367,7 @@ export class Store {
       totalBytes: '0',
       fileSeq: '0',
       sbd: this.crypto.seal(sbdJson),
+      ...(hoveddokument ? { hovedHmac: this.crypto.hmac(hoveddokument) } : {}),
     };
     const id = Number(
       await this.redis.createOutgoing(
@@ -399,6 +403,7 @@ export class Store {
       state: (h.state ?? 'created') as MessageState,
       totalBytes: Number(h.totalBytes ?? 0),
       inputHash: h.inputHash ?? '',
+      hasHoveddokument: Boolean(h.hovedHmac),
     };
   }
 
@@ -421,6 +426,7 @@ export class Store {
     'state',
     'totalBytes',
     'inputHash',
+    'hovedHmac',
   ] as const;
 
   private async hmgetMeta(mid: string): Promise<OutgoingMessage | null> {
@@ -479,7 +485,7 @@ export class Store {
   /** Registers a written file; the arkivmelding summary and conversation title come along for arkivmelding.xml. */
   async addFile(
     messageId: string,
-    file: Omit<StoredFile, 'dokumentnummer'>,
+    file: Omit<StoredFile, 'dokumentnummer' | 'primary'>,
     maxTotal: number,
     now: Date,
     arkivmelding?: { summarySealedJson: string; title: string; reference: string; warnings: ProblemItem[] },
@@ -495,7 +501,7 @@ export class Store {
         this.crypto.seal(JSON.stringify(file)),
         file.size,
         maxTotal,
-        file.primary ? '1' : '0',
+        '0',
         formatOslo(now),
         now.getTime(),
         arkivmelding ? this.crypto.seal(arkivmelding.summarySealedJson) : '',
@@ -519,9 +525,12 @@ export class Store {
     const vals = await this.redis.hvals(this.k(`out:${messageId}:files`));
     return vals
       .map((v) => {
-        const bar = v.indexOf('|');
-        const entry = JSON.parse(this.crypto.open(v.slice(bar + 1))) as Omit<StoredFile, 'dokumentnummer'>;
-        return { ...entry, dokumentnummer: Number(v.slice(0, bar)) };
+        const [n = '0', primary = '0'] = v.split('|', 2);
+        const entry = JSON.parse(this.crypto.open(v.slice(n.length + primary.length + 2))) as Omit<
+          StoredFile,
+          'dokumentnummer' | 'primary'
+        >;
+        return { ...entry, primary: primary === '1', dokumentnummer: Number(n) };
       })
       .sort((a, b) => a.dokumentnummer - b.dokumentnummer);
   }
