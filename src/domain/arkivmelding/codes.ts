@@ -46,6 +46,7 @@ export const PROBLEM_CODES = {
   patternMismatch: 'PatternMismatch',
   lengthViolation: 'LengthViolation',
   tooManyProblems: 'TooManyProblems',
+  validationFailed: 'ValidationFailed',
   // eFormidling
   missingSaksmappe: 'MissingSaksmappe',
   missingJournalpost: 'MissingJournalpost',

@@ -114,7 +114,9 @@ export function validateArkivmelding(xml: Buffer, opts: ArkivmeldingOptions): Ar
       ok: false,
       code: ARKIVMELDING_CODES.invalid,
       message: 'arkivmelding.xml could not be validated; check that it is a well-formed arkivmelding.',
-      problems: [{ code: PROBLEM_CODES.malformedXml, message: 'arkivmelding.xml could not be validated.' }],
+      problems: [
+        { code: PROBLEM_CODES.validationFailed, message: 'arkivmelding.xml could not be validated.' },
+      ],
     };
   }
 }

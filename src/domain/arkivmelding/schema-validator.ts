@@ -44,6 +44,8 @@ interface CompiledSimpleType {
   readonly length?: number;
   readonly minLength?: number;
   readonly maxLength?: number;
+  /** No lexical check and no facets: every value is valid. */
+  readonly unconstrained: boolean;
 }
 
 type ResolvedType =
@@ -101,6 +103,14 @@ export class CompiledSchema {
   /** Complex types in the target namespace usable where `ancestor` is declared (itself included). */
   derivedComplexTypes(ancestor: TypeName): string[] {
     return [...this.complex.keys()].filter((t) => this.isDerivedFrom(t, ancestor)).map((t) => t.slice(3));
+  }
+
+  private readonly withDerived = new Set<TypeName>();
+
+  /** True when some complex type extends `name` (only those can be meant by an xsi:type). */
+  hasDerivedTypes(name: TypeName): boolean {
+    if (this.withDerived.size === 0) for (const t of this.complex.values()) this.withDerived.add(t.base);
+    return this.withDerived.has(name);
   }
 
   /** Complex types derived from `ancestor` (not itself), least derived first. */
@@ -165,6 +175,13 @@ export class CompiledSchema {
       ...(length !== undefined ? { length } : {}),
       ...(minLength !== undefined ? { minLength } : {}),
       ...(maxLength !== undefined ? { maxLength } : {}),
+      unconstrained:
+        !info.check &&
+        !enumeration &&
+        patterns.length === 0 &&
+        length === undefined &&
+        minLength === undefined &&
+        maxLength === undefined,
     };
     this.simple.set(name, compiled);
     return compiled;
@@ -344,7 +361,7 @@ class SchemaRun {
       }
     }
     let type = this.schema.resolve(effective);
-    if (type.kind === 'complex' && xsiType !== 'ok') {
+    if (type.kind === 'complex' && xsiType !== 'ok' && this.schema.hasDerivedTypes(type.type.name)) {
       // A missing or broken xsi:type is one mistake; judge the content by the type it evidently is.
       const fitting = this.fittingDerivedType(el, type.type);
       if (fitting) {
@@ -485,7 +502,6 @@ class SchemaRun {
 
   private validateContent(el: XmlElement, type: CompiledComplexType): void {
     const model = type.model;
-    const parent = describe(el, type);
     const children = el.children;
     // Names accepted so far and names already reported as misplaced; only needed once something is wrong.
     let consumed: Set<string> | null = null;
@@ -502,7 +518,7 @@ class SchemaRun {
           declared ? PROBLEM_CODES.wrongNamespace : PROBLEM_CODES.unknownElement,
           declared
             ? `<${child.qname}> is in ${child.ns ? `namespace ${child.ns}` : 'no namespace'}; every arkivmelding element must be in ${this.schema.namespace}.`
-            : `<${child.qname}> (${child.ns ? `namespace ${child.ns}` : 'no namespace'}) is not allowed in ${parent}; remove it.`,
+            : `<${child.qname}> (${child.ns ? `namespace ${child.ns}` : 'no namespace'}) is not allowed in ${describe(el, type)}; remove it.`,
           this.path(),
           child.pos,
         );
@@ -520,7 +536,7 @@ class SchemaRun {
         const expected = model.expected(state);
         this.report(
           PROBLEM_CODES.unknownElement,
-          `'${name}' is not an element of ${parent}; remove it or check the spelling${expected.length ? ` (allowed at this point: ${quoteList(expected)})` : ''}.`,
+          `'${name}' is not an element of ${describe(el, type)}; remove it or check the spelling${expected.length ? ` (allowed at this point: ${quoteList(expected)})` : ''}.`,
           this.path(),
           child.pos,
         );
@@ -545,7 +561,7 @@ class SchemaRun {
         for (const alternatives of run) {
           // An element reported as misplaced earlier is present, just elsewhere: do not also call it missing.
           if (!alternatives.some((a) => misplaced?.has(a))) {
-            this.reportMissing(parent, alternatives, `before '${name}'`, child.pos);
+            this.reportMissing(describe(el, type), alternatives, `before '${name}'`, child.pos);
           }
           state = model.next(state, alternatives[0] as string) as DfaState;
           consumed.add(alternatives[0] as string);
@@ -560,7 +576,7 @@ class SchemaRun {
       }
       misplaced ??= new Set();
       misplaced.add(name);
-      this.reportOutOfPlace(parent, model, name, consumed, state, child.pos);
+      this.reportOutOfPlace(describe(el, type), model, name, consumed, state, child.pos);
       this.validateElement(child, declared, false);
       this.leave();
     }
@@ -569,7 +585,7 @@ class SchemaRun {
       for (const alternatives of run) {
         if (alternatives.some((a) => misplaced?.has(a))) continue;
         this.reportMissing(
-          parent,
+          describe(el, type),
           alternatives,
           lastAccepted ? `after '${lastAccepted}'` : 'as its first child',
           el.pos,
@@ -645,6 +661,8 @@ class SchemaRun {
   }
 
   private validateValue(el: XmlElement, type: CompiledSimpleType): void {
+    // Plain strings (most values) accept any text: nothing to read.
+    if (type.unconstrained) return;
     const raw = elementText(el, this.source);
     const value = type.trims ? trimXmlWhitespace(raw) : raw;
     const pos = el.textPos === -1 ? el.pos : el.textPos;

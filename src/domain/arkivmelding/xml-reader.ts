@@ -6,6 +6,7 @@
  * met, before anything below it is read, checks well-formedness as libxml2 does, resolves namespaces and keeps
  * the source offset of every element so problems can carry line and column.
  */
+import { isUtf8 } from 'node:buffer';
 import { ARKIVMELDING_CODES, PROBLEM_CODES } from './codes.js';
 import { SourceText } from './source-text.js';
 
@@ -228,10 +229,11 @@ function decodeUtf8(xml: Buffer): { ok: true; text: string } | ReadFailure {
       declared,
     );
   }
-  try {
-    // The decoder drops a leading UTF-8 byte order mark.
-    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(xml) };
-  } catch {
+  if (isUtf8(xml)) {
+    const bom = b0 === 0xef && b1 === 0xbb && xml[2] === 0xbf;
+    return { ok: true, text: (bom ? xml.subarray(3) : xml).toString('utf8') };
+  }
+  {
     const offset = firstInvalidUtf8(xml);
     const before = xml.subarray(0, offset);
     const line = before.reduce((n, b) => (b === 0x0a ? n + 1 : n), 1);
@@ -762,18 +764,18 @@ class Reader {
   private readEndTag(current: XmlElement): void {
     const s = this.s;
     const start = this.i;
-    const nameEnd = scanName(s, start + 2);
-    const matches = nameEnd - start - 2 === current.qname.length && s.startsWith(current.qname, start + 2);
-    if (!matches) {
+    const qname = current.qname;
+    let j = start + 2 + qname.length;
+    // The common case needs no name scan: the open element's name followed by '>' or whitespace.
+    if (!s.startsWith(qname, start + 2) || (s.charCodeAt(j) !== 0x3e && !isXmlWhitespace(s.charCodeAt(j)))) {
+      const nameEnd = scanName(s, start + 2);
       throw malformed(
-        `The end tag </${s.slice(start + 2, nameEnd)}> does not match the open element <${current.qname}>; close it with </${current.qname}>.`,
+        `The end tag </${s.slice(start + 2, nameEnd)}> does not match the open element <${qname}>; close it with </${qname}>.`,
         start,
       );
     }
-    let j = nameEnd;
     while (isXmlWhitespace(s.charCodeAt(j))) j++;
-    if (s.charCodeAt(j) !== 0x3e)
-      throw malformed(`The end tag </${current.qname}> is not closed with ">".`, start);
+    if (s.charCodeAt(j) !== 0x3e) throw malformed(`The end tag </${qname}> is not closed with ">".`, start);
     this.i = j + 1;
   }
 }
