@@ -69,7 +69,7 @@ export const RECIPIENT_KORRESPONDANSEPARTTYPE = 'Mottaker';
 // "Unntatt offentlighet, jf. offl. § 13" says why the title is withheld, not what the message is about.
 const LEGAL_CITATION = /[\s,]*(?:\(|\b)(?:jf|jfr|iht|i henhold til|etter|hjemmel)\b\.?[^§]*§.*$/iu;
 
-export function normaliseTitle(title: string): string {
+function normaliseTitle(title: string): string {
   return trimXmlWhitespace(title)
     .toLowerCase()
     .replace(/\s+/g, ' ')

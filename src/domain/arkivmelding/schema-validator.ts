@@ -34,9 +34,7 @@ interface CompiledComplexType {
 
 interface CompiledSimpleType {
   readonly name: TypeName;
-  readonly base: TypeName;
-  /** Local name of the nearest built-in type, whose lexical rules and whitespace handling apply. */
-  readonly builtin: string;
+  /** Whitespace handling and lexical check of the nearest built-in type. */
   readonly trims: boolean;
   readonly check?: (value: string) => ValueProblem | null;
   readonly enumeration?: readonly string[];
@@ -166,8 +164,6 @@ export class CompiledSchema {
     if (!info) throw new Error(`Unknown built-in type ${t}`);
     const compiled: CompiledSimpleType = {
       name,
-      base: this.baseOf(name) ?? ANY_TYPE,
-      builtin,
       trims: info.trims,
       ...(info.check ? { check: info.check } : {}),
       ...(enumeration ? { enumeration } : {}),
@@ -434,15 +430,17 @@ class SchemaRun {
 
   /** Resolves an xsi:type value; reports and returns null when it cannot be used here. */
   private xsiType(el: XmlElement, value: string, pos: number, declared: TypeName): TypeName | null {
-    const allowed = this.schema.derivedComplexTypes(declared);
-    const hint = allowed.length > 0 && declared !== ANY_TYPE ? ` Use ${quoteList(allowed)}.` : '';
+    const hint = () => {
+      const allowed = declared === ANY_TYPE ? [] : this.schema.derivedComplexTypes(declared);
+      return allowed.length > 0 ? ` Use ${quoteList(allowed)}.` : '';
+    };
     const m = QNAME_RE.exec(value);
     const prefix = m?.[1] ?? '';
     const local = m?.[2] ?? '';
     if (!m || (prefix !== '' && !isNCName(prefix)) || !isNCName(local)) {
       this.report(
         PROBLEM_CODES.unknownXsiType,
-        `xsi:type="${value}" on '${el.local}' is not a valid type name (no spaces, at most one prefix).${hint}`,
+        `xsi:type="${value}" on '${el.local}' is not a valid type name (no spaces, at most one prefix).${hint()}`,
         this.path(),
         pos,
         value,
@@ -467,7 +465,7 @@ class SchemaRun {
         PROBLEM_CODES.unknownXsiType,
         wrongNamespace
           ? `xsi:type="${value}" on '${el.local}' refers to '${local}' in ${ns ? `namespace ${ns}` : 'no namespace'}; the type is in ${this.schema.namespace}, so write it with the prefix bound to that namespace (or make it the default namespace).`
-          : `xsi:type="${value}" on '${el.local}' is not a type defined by the arkivmelding schema.${hint}`,
+          : `xsi:type="${value}" on '${el.local}' is not a type defined by the arkivmelding schema.${hint()}`,
         this.path(),
         pos,
         value,
@@ -477,7 +475,7 @@ class SchemaRun {
     if (!this.schema.isDerivedFrom(type, declared)) {
       this.report(
         PROBLEM_CODES.xsiTypeNotDerived,
-        `xsi:type="${value}" cannot be used on '${el.local}'.${hint || ` '${el.local}' needs a value of its declared type.`}`,
+        `xsi:type="${value}" cannot be used on '${el.local}'.${hint() || ` '${el.local}' needs a value of its declared type.`}`,
         this.path(),
         pos,
         value,
