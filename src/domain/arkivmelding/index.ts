@@ -6,7 +6,7 @@ import type { ProblemItem } from '../errors.js';
 import { ARKIVMELDING_CODES, PROBLEM_CODES } from './codes.js';
 import { checkConfidentiality } from './confidentiality.js';
 import { type ArkivmeldingSummary, applyEformidlingRules, childValue, locateParts } from './rules.js';
-import { validateAgainstSchema } from './schema-validator.js';
+import { pathOfElements, validateAgainstSchema } from './schema-validator.js';
 import { type ReadFailure, readXml } from './xml-reader.js';
 
 export { ARKIVMELDING_CODES, PROBLEM_CODES } from './codes.js';
@@ -47,6 +47,7 @@ function readFailure(failure: ReadFailure): ArkivmeldingResult {
     message: failure.message,
     problems: [
       {
+        ...(failure.openElements?.length ? { path: pathOfElements(failure.openElements) } : {}),
         ...(failure.line === undefined ? {} : { line: failure.line, column: failure.column }),
         code: failure.problemCode,
         message: failure.message,

@@ -261,6 +261,44 @@ function hasXsiTypeAttribute(el: XmlElement): boolean {
   return false;
 }
 
+/** `/arkivmelding/mappe[1]/tittel`: a step is indexed when it may repeat or has same-named siblings. */
+function formatPath(elements: readonly XmlElement[], repeatable: readonly boolean[], extra?: string): string {
+  let out = '';
+  for (let k = 0; k < elements.length; k++) {
+    const el = elements[k] as XmlElement;
+    const parent = elements[k - 1];
+    let step = el.local;
+    if (parent) {
+      const siblings = parent.children.filter((c) => c.local === el.local);
+      if (repeatable[k] || siblings.length > 1) step += `[${siblings.indexOf(el) + 1}]`;
+    }
+    out += `/${step}`;
+  }
+  return extra === undefined ? out : `${out}/${extra}`;
+}
+
+/** The path of the last of `elements` (root first), with the schema deciding which steps may repeat. */
+export function pathOfElements(
+  elements: readonly XmlElement[],
+  definition: SchemaDefinition = arkivmeldingSchema,
+): string {
+  const schema = compileSchema(definition);
+  const root = elements[0];
+  let type: TypeName | undefined =
+    root && root.ns === schema.namespace ? definition.globalElements[root.local] : undefined;
+  const repeatable = [false];
+  for (const el of elements.slice(1)) {
+    const resolved = type ? schema.resolve(type) : null;
+    const model = resolved?.kind === 'complex' ? resolved.type.model : null;
+    repeatable.push(model?.repeatable.has(el.local) ?? false);
+    type = model?.elementTypes.get(el.local);
+    const xsi = xsiTypeOf(el);
+    const named = xsi ? schema.lookup(xsi.ns, xsi.local) : null;
+    if (type && named && schema.isDerivedFrom(named, type)) type = named;
+  }
+  return formatPath(elements, repeatable);
+}
+
 class SchemaRun {
   readonly problems: ProblemItem[] = [];
   /**
@@ -276,19 +314,7 @@ class SchemaRun {
   ) {}
 
   private path(extra?: string): string {
-    let out = '';
-    const els = this.pathElements;
-    for (let k = 0; k < els.length; k++) {
-      const el = els[k] as XmlElement;
-      const parent = els[k - 1];
-      let step = el.local;
-      if (parent) {
-        const siblings = parent.children.filter((c) => c.local === el.local);
-        if (this.pathRepeatable[k] || siblings.length > 1) step += `[${siblings.indexOf(el) + 1}]`;
-      }
-      out += `/${step}`;
-    }
-    return extra === undefined ? out : `${out}/${extra}`;
+    return formatPath(this.pathElements, this.pathRepeatable, extra);
   }
 
   private enter(el: XmlElement, repeatable: boolean): void {

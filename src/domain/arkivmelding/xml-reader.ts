@@ -79,6 +79,8 @@ export interface ReadFailure {
   readonly line?: number;
   readonly column?: number;
   readonly rejectedValue?: string;
+  /** Elements open where reading stopped, root first (empty before the root element). */
+  readonly openElements?: readonly XmlElement[];
 }
 
 export type ReadResult =
@@ -191,9 +193,9 @@ export function readXml(xml: Buffer, limits: ReadLimits): ReadResult {
   const decoded = decodeUtf8(xml);
   if (!decoded.ok) return decoded;
   const source = new SourceText(decoded.text);
+  const reader = new Reader(decoded.text, limits.maxDepth);
   try {
-    const root = new Reader(decoded.text, limits.maxDepth).read();
-    return { ok: true, root, source };
+    return { ok: true, root: reader.read(), source };
   } catch (e) {
     if (!(e instanceof ReadError)) throw e;
     const { line, column } = source.locate(e.pos);
@@ -205,6 +207,7 @@ export function readXml(xml: Buffer, limits: ReadLimits): ReadResult {
       line,
       column,
       ...(e.rejectedValue === undefined ? {} : { rejectedValue: e.rejectedValue }),
+      openElements: reader.openElements(),
     };
   }
 }
@@ -327,6 +330,10 @@ class Reader {
   ) {
     this.len = s.length;
     this.hasCR = s.indexOf('\r') !== -1;
+  }
+
+  openElements(): readonly XmlElement[] {
+    return [...this.stack];
   }
 
   read(): XmlElement {

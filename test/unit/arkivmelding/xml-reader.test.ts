@@ -184,3 +184,21 @@ describe('what the reader keeps', () => {
     expect(lines[41]?.slice(19)).toMatch(/^2025-02-30</);
   });
 });
+
+describe('read failures carry the path of the element being read', () => {
+  test('an undeclared entity inside a dokumentbeskrivelse tittel', () => {
+    const result = validateArkivmelding(fixture('unsafe-undeclared-entity.xml'), DEFAULT_OPTIONS);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problems[0]).toMatchObject({
+        path: '/arkivmelding/mappe[1]/basisregistrering[1]/dokumentbeskrivelse[1]/tittel',
+        line: 23,
+      });
+    }
+  });
+
+  test('none before the root element', () => {
+    const result = validateArkivmelding(fixture('unsafe-doctype.xml'), DEFAULT_OPTIONS);
+    expect(result.ok || result.problems[0]?.path).toBeUndefined();
+  });
+});
