@@ -20,7 +20,7 @@ const OPTIONS: ArkivmeldingOptions = {
   recipientRule: 'error',
 };
 const TARGETS = { medianMs: 20, refusedMs: 100, rssGrowthMb: 16 };
-const WARMUP = 10;
+const WARMUP = 20;
 const RUNS = 30;
 
 const HEAD = `<?xml version="1.0" encoding="UTF-8"?>

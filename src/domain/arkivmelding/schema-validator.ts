@@ -262,7 +262,11 @@ function hasXsiTypeAttribute(el: XmlElement): boolean {
 }
 
 /** `/arkivmelding/mappe[1]/tittel`: a step is indexed when it may repeat or has same-named siblings. */
-function formatPath(elements: readonly XmlElement[], repeatable: readonly boolean[], extra?: string): string {
+function formatPath(
+  elements: readonly XmlElement[],
+  repeatable: (k: number) => boolean,
+  extra?: string,
+): string {
   let out = '';
   for (let k = 0; k < elements.length; k++) {
     const el = elements[k] as XmlElement;
@@ -270,7 +274,7 @@ function formatPath(elements: readonly XmlElement[], repeatable: readonly boolea
     let step = el.local;
     if (parent) {
       const siblings = parent.children.filter((c) => c.local === el.local);
-      if (repeatable[k] || siblings.length > 1) step += `[${siblings.indexOf(el) + 1}]`;
+      if (repeatable(k) || siblings.length > 1) step += `[${siblings.indexOf(el) + 1}]`;
     }
     out += `/${step}`;
   }
@@ -296,17 +300,15 @@ export function pathOfElements(
     const named = xsi ? schema.lookup(xsi.ns, xsi.local) : null;
     if (type && named && schema.isDerivedFrom(named, type)) type = named;
   }
-  return formatPath(elements, repeatable);
+  return formatPath(elements, (k) => repeatable[k] ?? false);
 }
 
 class SchemaRun {
   readonly problems: ProblemItem[] = [];
-  /**
-   * The elements from the root down to the one being validated, with whether each may repeat; paths like
-   * `/arkivmelding/mappe[1]/tittel` are built from this only when a problem is reported.
-   */
+  /** Elements from the root down to the one being validated; a path is built from them only for a problem. */
   private readonly pathElements: XmlElement[] = [];
-  private readonly pathRepeatable: boolean[] = [];
+  /** For each element on the path, the content model it was found in (null at the root and in lax content). */
+  private readonly pathModels: Array<ContentModel | null> = [];
 
   constructor(
     private readonly schema: CompiledSchema,
@@ -314,17 +316,22 @@ class SchemaRun {
   ) {}
 
   private path(extra?: string): string {
-    return formatPath(this.pathElements, this.pathRepeatable, extra);
+    const els = this.pathElements;
+    return formatPath(
+      els,
+      (k) => this.pathModels[k]?.repeatable.has((els[k] as XmlElement).local) ?? false,
+      extra,
+    );
   }
 
-  private enter(el: XmlElement, repeatable: boolean): void {
+  private enter(el: XmlElement, model: ContentModel | null): void {
     this.pathElements.push(el);
-    this.pathRepeatable.push(repeatable);
+    this.pathModels.push(model);
   }
 
   private leave(): void {
     this.pathElements.pop();
-    this.pathRepeatable.pop();
+    this.pathModels.pop();
   }
 
   private report(code: string, message: string, path: string, pos: number, rejectedValue?: string): void {
@@ -341,7 +348,7 @@ class SchemaRun {
   }
 
   validateRoot(root: XmlElement): void {
-    this.enter(root, false);
+    this.enter(root, null);
     const globalType =
       root.ns === this.schema.namespace ? this.schema.definition.globalElements[root.local] : undefined;
     if (globalType) {
@@ -514,7 +521,7 @@ class SchemaRun {
   /** Content of xs:anyType: anything goes, except elements the schema knows globally or typed with xsi:type. */
   private validateLax(el: XmlElement): void {
     for (const child of el.children) {
-      this.enter(child, false);
+      this.enter(child, null);
       const global =
         child.ns === this.schema.namespace ? this.schema.definition.globalElements[child.local] : undefined;
       if (global) this.validateElement(child, global, false);
@@ -536,7 +543,7 @@ class SchemaRun {
       const child = children[k] as XmlElement;
       const name = child.local;
       const declared = model.elementTypes.get(name);
-      this.enter(child, model.repeatable.has(name));
+      this.enter(child, model);
       if (child.ns !== this.schema.namespace) {
         this.report(
           declared ? PROBLEM_CODES.wrongNamespace : PROBLEM_CODES.unknownElement,
@@ -593,7 +600,7 @@ class SchemaRun {
         state = model.next(state, name) as DfaState;
         consumed.add(name);
         lastAccepted = name;
-        this.enter(child, model.repeatable.has(name));
+        this.enter(child, model);
         this.validateElement(child, declared, false);
         this.leave();
         continue;
