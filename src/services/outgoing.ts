@@ -352,11 +352,6 @@ export class OutgoingService {
           warnings: result.warnings,
         };
       }
-      const sbd = JSON.parse((await this.store.getSbdJson(messageId)) ?? '{}') as Record<
-        string,
-        Record<string, unknown>
-      >;
-      const hoveddokument = sbd[msg.type]?.hoveddokument;
       const mimeType =
         part.contentType && !/^application\/octet-stream\b/i.test(part.contentType) && part.contentType.trim()
           ? part.contentType
