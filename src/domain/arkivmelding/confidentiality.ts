@@ -109,19 +109,7 @@ export function checkConfidentiality(
   const { saksmappe, journalpost } = parts;
   if (!saksmappe || !journalpost) return { errors, warnings };
   const jp = journalpost.el;
-  const problem = (
-    code: string,
-    message: string,
-    path: string,
-    pos: number,
-    rejectedValue?: string,
-  ): ProblemItem => ({
-    path,
-    ...source.locate(pos),
-    code,
-    message,
-    ...(rejectedValue === undefined ? {} : { rejectedValue }),
-  });
+  const problem = source.problem.bind(source);
 
   const offentligTittelEl = firstChild(jp, 'offentligTittel');
   const offentligTittel = offentligTittelEl

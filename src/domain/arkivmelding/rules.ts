@@ -112,19 +112,7 @@ function dokumentnummerOf(el: XmlElement, source: SourceText): bigint | null {
 export function applyEformidlingRules(root: XmlElement, source: SourceText): EformidlingOutcome {
   const errors: ProblemItem[] = [];
   const warnings: ProblemItem[] = [];
-  const problem = (
-    code: string,
-    message: string,
-    path: string,
-    pos: number,
-    rejectedValue?: string,
-  ): ProblemItem => ({
-    path,
-    ...source.locate(pos),
-    code,
-    message,
-    ...(rejectedValue === undefined ? {} : { rejectedValue }),
-  });
+  const problem = source.problem.bind(source);
   const parts = locateParts(root);
   if (!parts) return { parts, summary: null, errors, warnings };
   const { saksmappe, journalpost } = parts;

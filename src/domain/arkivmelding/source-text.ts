@@ -1,8 +1,21 @@
+import type { ProblemItem } from '../errors.js';
+
 /** The decoded document, with offsets turned into 1-based line and column only when a problem needs them. */
 export class SourceText {
   private lineStarts: number[] | null = null;
 
   constructor(readonly text: string) {}
+
+  /** A problem at an element, located by its source offset. */
+  problem(code: string, message: string, path: string, pos: number, rejectedValue?: string): ProblemItem {
+    return {
+      path,
+      ...this.locate(pos),
+      code,
+      message,
+      ...(rejectedValue === undefined ? {} : { rejectedValue }),
+    };
+  }
 
   locate(pos: number): { line: number; column: number } {
     const starts = this.lineStarts ?? this.indexLines();
