@@ -43,6 +43,7 @@ export const LOG_REDACT = [
   'req.headers["content-disposition"]',
   '*.password',
   '*.token',
+  '*.bearerToken',
   '*.title',
   '*.tittel',
   '*.varselTekst',
@@ -91,6 +92,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       verify: config.SERVICE_REGISTRY_VERIFY,
       timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
       cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
+      ...(config.SERVICE_REGISTRY_TOKEN ? { bearerToken: config.SERVICE_REGISTRY_TOKEN } : {}),
       log: app.log,
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);

@@ -65,6 +65,7 @@ export const configSchema = z.object({
     .url({ protocol: /^https?$/ })
     .default('https://test.eformidling.no/adressetjeneste'),
   SERVICE_REGISTRY_VERIFY: bool(true),
+  SERVICE_REGISTRY_TOKEN: z.string().min(1).optional(),
   SERVICE_REGISTRY_TIMEOUT_MS: int(5000, 100),
   SERVICE_REGISTRY_CACHE_SECONDS: int(300, 0),
   DATA_DIR: z.string().min(1).default('./data'),

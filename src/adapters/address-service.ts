@@ -26,6 +26,8 @@ export interface AddressServiceOptions {
   now?: () => number;
   /** Most cached answers kept; the oldest is dropped first. */
   maxCacheEntries?: number;
+  /** Bearer token (e.g. a Maskinporten access token) the address service requires; wins over URL credentials. */
+  bearerToken?: string;
 }
 
 export interface LookupParams {
@@ -146,7 +148,8 @@ export class AddressServiceClient {
   constructor(private readonly opts: AddressServiceOptions) {
     const { base, authorization } = splitBaseUrl(opts.baseUrl);
     this.base = base;
-    this.headers = authorization ? { authorization } : {};
+    const auth = opts.bearerToken ? `Bearer ${opts.bearerToken}` : authorization;
+    this.headers = auth ? { authorization: auth } : {};
     this.http = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
     this.maxEntries = Math.max(1, opts.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES);

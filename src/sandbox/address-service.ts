@@ -15,7 +15,8 @@ export interface AddressServiceSandbox {
   url: string;
   close(): Promise<void>;
   setMode(m: AddressServiceSandboxMode): void;
-  requests: { method: string; url: string; accept?: string }[];
+  /** What arrived, with the Authorization header so tests can see the credentials a client sends. */
+  requests: { method: string; url: string; accept?: string; authorization?: string }[];
   resetRequests(): void;
 }
 
@@ -144,8 +145,13 @@ export async function startAddressServiceSandbox(
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 500 }, forceCloseConnections: true });
 
   app.addHook('onRequest', async (req) => {
-    const accept = req.headers.accept;
-    requests.push({ method: req.method, url: req.url, ...(accept !== undefined && { accept }) });
+    const { accept, authorization } = req.headers;
+    requests.push({
+      method: req.method,
+      url: req.url,
+      ...(accept !== undefined && { accept }),
+      ...(authorization !== undefined && { authorization }),
+    });
   });
 
   await app.register(
