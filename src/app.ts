@@ -82,9 +82,9 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
 
   const redis = deps.redis ?? createRedis(config.REDIS_URL, 'api');
   const prefix = `${config.REDIS_PREFIX}:`;
-  const crypto_ = new Crypto(config.DATA_ENCRYPTION_KEY);
-  const store = new Store(redis, prefix, crypto_);
-  const files = new FileStore(config.DATA_DIR, crypto_.fileKey);
+  const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
+  const store = new Store(redis, prefix, sealing);
+  const files = new FileStore(config.DATA_DIR, sealing.fileKey);
   const addressService =
     deps.addressService ??
     new AddressServiceClient({

@@ -50,7 +50,6 @@ export const REFERENCE_CODES = new Set([
   'ConstraintViolationException',
   'MissingHttpHeaderException',
   'ServiceNotEnabledException',
-  'UnmarshalArkivmeldingException',
 ]);
 
 export const Errors = {
@@ -59,7 +58,6 @@ export const Errors = {
   unknownMessageType: err(400, 'UnknownMessageTypeException'),
   typeDoesNotFit: err(400, 'MessageTypeDoesNotFitDocumentTypeException'),
   messageExists: err(400, 'MessageAlreadyExistsException'),
-  messageConflict: err(400, 'MessageAlreadyExistsException'),
   receiverDoesNotAccept: err(400, 'ReceiverDoesNotAcceptProcessException'),
   serviceNotSupported: err(400, 'ServiceNotSupportedException'),
   identifierNotFound: err(404, 'IdentifierNotFoundException'),

@@ -491,8 +491,3 @@ function serializeBusinessMessage(sbd: Sbd): Record<string, unknown> {
     messages: (k.messages ?? []).map((m) => compact({ code: m.code, text: m.text })),
   });
 }
-
-/** Same SBD content, for the safe-retry check: compares the serialized forms. */
-export function sameSbd(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}

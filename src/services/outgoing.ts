@@ -80,12 +80,12 @@ export class OutgoingService {
   /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
   async create(raw: unknown): Promise<{ sbd: Record<string, unknown>; created: boolean }> {
     const parsed = parseSbd(raw);
-    const inputHash = createHash('sha256')
-      .update(JSON.stringify(serializeSbd(parsed)))
-      .digest('hex');
+    // The input as normalised before defaults: an identical re-post (or a re-post of our answer) is a safe retry.
+    const inputJson = JSON.stringify(serializeSbd(parsed));
+    const inputHash = createHash('sha256').update(inputJson).digest('hex');
     const givenId = parsed.standardBusinessDocumentHeader.documentIdentification.instanceIdentifier;
     if (givenId) {
-      const replay = await this.replay(givenId, inputHash, raw);
+      const replay = await this.replay(givenId, inputHash, inputJson);
       if (replay) return { sbd: replay, created: false };
     }
     const now = this.clock();
@@ -140,7 +140,7 @@ export class OutgoingService {
     );
     if (convId === null) {
       // Lost a race with an identical create, or the id is taken.
-      const replay = await this.replay(facts.messageId, inputHash, raw);
+      const replay = await this.replay(facts.messageId, inputHash, inputJson);
       if (replay) return { sbd: replay, created: false };
       throw Errors.messageExists(`Message with messageId = ${facts.messageId} already exists`);
     }
@@ -151,7 +151,7 @@ export class OutgoingService {
   private async replay(
     messageId: string,
     inputHash: string,
-    raw: unknown,
+    inputJson: string,
   ): Promise<Record<string, unknown> | null> {
     const [existing, convId] = await Promise.all([
       this.store.getMessage(messageId),
@@ -159,10 +159,10 @@ export class OutgoingService {
     ]);
     if (existing) {
       const stored = await this.store.getSbdJson(messageId);
-      if (existing.inputHash === inputHash || stored === JSON.stringify(serializeSbd(parseSbd(raw)))) {
+      if (existing.inputHash === inputHash || stored === inputJson) {
         return JSON.parse(stored ?? '{}') as Record<string, unknown>;
       }
-      throw Errors.messageConflict(
+      throw Errors.messageExists(
         `Message with messageId = ${messageId} already exists with different content; use a new messageId for a new message`,
       );
     }
