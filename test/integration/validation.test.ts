@@ -8,6 +8,8 @@ import {
   SANDBOX_ORGS,
   type SandboxOrg,
 } from '../../src/sandbox/address-service-seed.js';
+import { Crypto } from '../../src/store/crypto.js';
+import { Store } from '../../src/store/store.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 import { arkivmeldingXml, sbd, TAUSHETSBELAGT } from '../helpers/messages.js';
 
@@ -163,6 +165,10 @@ describe('create: SBD rules', () => {
     const again = await h.json('POST', '/api/messages/out', s);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
+    // Re-posting our own answer (defaults filled in) is the same message too.
+    const echoed = await h.json('POST', '/api/messages/out', first.body);
+    expect(echoed.status).toBe(200);
+    expect(echoed.body).toEqual(first.body);
     const other = structuredClone(s) as { arkivmelding: { sikkerhetsnivaa: number } };
     other.arkivmelding.sikkerhetsnivaa = 4;
     const body = await expectError(post(other), 400, 'MessageAlreadyExistsException');
@@ -423,6 +429,12 @@ describe('upload rules', () => {
     expect((await put(id, 'notat.txt', 'hei', { 'content-type': 'application/octet-stream' })).status).toBe(
       200,
     );
+    expect((await put(id, 'skann', 'x', { 'content-type': 'application/octet-stream' })).status).toBe(200);
+    expect((await put(id, 'brev.pdf', 'x', { 'content-type': 'text/plain' })).status).toBe(200);
+    const store = new Store(h.redis, `${h.prefix}:`, new Crypto(h.config.DATA_ENCRYPTION_KEY));
+    const types = Object.fromEntries((await store.listFiles(id)).map((f) => [f.filename, f.mimeType]));
+    // Guessed from the extension, PDF when there is none; a given type is kept.
+    expect(types).toEqual({ 'notat.txt': 'text/plain', skann: 'application/pdf', 'brev.pdf': 'text/plain' });
   });
 });
 

@@ -1,0 +1,60 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Crypto } from '../../src/store/crypto.js';
+import { FileStore, SizeLimitError } from '../../src/store/files.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'eip-files-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const crypto = new Crypto(randomBytes(32));
+const files = new FileStore(dir, crypto.fileKey);
+
+describe('encrypted file store', () => {
+  it('reads back exactly what was written, while the disk holds only ciphertext', async () => {
+    const mid = randomUUID();
+    const body = Buffer.from('Vedtak om tiltak for et navngitt barn. '.repeat(5000));
+    const w = await files.write(mid, Readable.from([body.subarray(0, 1000), body.subarray(1000)]), {
+      maxBytes: 1e9,
+    });
+    expect(w.size).toBe(body.length);
+    const onDisk = readFileSync(join(dir, 'out', mid, `${w.fileId}.bin`));
+    expect(onDisk.length).toBe(body.length + 12 + 16);
+    expect(onDisk.includes(Buffer.from('navngitt barn'))).toBe(false);
+    expect((await files.readAll(mid, w.fileId)).equals(body)).toBe(true);
+  });
+
+  it('handles an empty file', async () => {
+    const mid = randomUUID();
+    const w = await files.write(mid, Readable.from([Buffer.alloc(0)]), { maxBytes: 10 });
+    expect((await files.readAll(mid, w.fileId)).length).toBe(0);
+  });
+
+  it('refuses to return a tampered file', async () => {
+    const mid = randomUUID();
+    const w = await files.write(mid, Readable.from([Buffer.from('hemmelig innhold')]), { maxBytes: 100 });
+    const p = join(dir, 'out', mid, `${w.fileId}.bin`);
+    const raw = readFileSync(p);
+    raw[14] = (raw[14] ?? 0) ^ 1;
+    writeFileSync(p, raw);
+    await expect(files.readAll(mid, w.fileId)).rejects.toThrow();
+  });
+
+  it('stops at the size limit and leaves no partial file', async () => {
+    const mid = randomUUID();
+    await expect(
+      files.write(mid, Readable.from([Buffer.alloc(60), Buffer.alloc(60)]), { maxBytes: 100 }),
+    ).rejects.toBeInstanceOf(SizeLimitError);
+    expect(readdirSync(join(dir, 'out', mid))).toEqual([]);
+  });
+
+  it('seals and opens fields, and detects a changed seal', () => {
+    const sealed = crypto.seal('taushetsbelagt varseltekst');
+    expect(sealed).not.toContain('varseltekst');
+    expect(crypto.open(sealed)).toBe('taushetsbelagt varseltekst');
+    const broken = `v1.${Buffer.from(Buffer.from(sealed.slice(3), 'base64').map((b, i) => (i === 20 ? b ^ 1 : b))).toString('base64')}`;
+    expect(() => crypto.open(broken)).toThrow();
+  });
+});
