@@ -1,0 +1,167 @@
+import type { Redis } from 'ioredis';
+import { AddressServiceClient } from '../adapters/address-service.js';
+import { AltinnClient } from '../adapters/altinn.js';
+import {
+  AltinnTokenExchange,
+  MaskinportenClient,
+  staticToken,
+  type TokenSource,
+} from '../adapters/maskinporten.js';
+import type { Config } from '../config.js';
+import { Crypto } from '../store/crypto.js';
+import { DeliveryStore } from '../store/delivery.js';
+import { FileStore } from '../store/files.js';
+import { createRedis } from '../store/redis.js';
+import { Store } from '../store/store.js';
+import { SendWorker } from './send-worker.js';
+import { StatusPoller } from './status-poller.js';
+import type { AddressBook, IncomingSink, Log } from './types.js';
+
+export interface BackgroundDeps {
+  log: Log;
+  clock?: () => Date;
+  /** Defaults to a client built from config (with a Maskinporten token when configured). */
+  addressBook?: AddressBook;
+  /** Where generated kvitteringer go; none: no kvitteringer. */
+  incoming?: IncomingSink | null;
+  /** Which parts to run; tests start the ones they need. */
+  parts?: { send?: boolean; statusPoll?: boolean };
+  fetch?: typeof fetch;
+}
+
+export interface Background {
+  close(): Promise<void>;
+  sendWorker?: SendWorker;
+  statusPoller?: StatusPoller;
+}
+
+/** The Maskinporten client when configured (also used for the address service's token). */
+export function maskinportenOf(config: Config, fetchImpl?: typeof fetch): MaskinportenClient | null {
+  if (!config.MASKINPORTEN_CLIENT_ID || !config.MASKINPORTEN_KEY) return null;
+  return new MaskinportenClient({
+    tokenUrl: config.MASKINPORTEN_TOKEN_URL,
+    clientId: config.MASKINPORTEN_CLIENT_ID,
+    key: config.MASKINPORTEN_KEY,
+    ...(config.MASKINPORTEN_KID ? { kid: config.MASKINPORTEN_KID } : {}),
+    ...(config.MASKINPORTEN_AUDIENCE ? { audience: config.MASKINPORTEN_AUDIENCE } : {}),
+    timeoutMs: config.ALTINN_TIMEOUT_MS,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
+}
+
+/** Altinn's bearer token: ALTINN_TOKEN as is, else Maskinporten exchanged at Altinn; null when neither is set. */
+export function altinnTokens(
+  config: Config,
+  mp: MaskinportenClient | null,
+  fetchImpl?: typeof fetch,
+): TokenSource | null {
+  if (config.ALTINN_TOKEN) return staticToken(config.ALTINN_TOKEN);
+  if (!mp) return null;
+  return new AltinnTokenExchange({
+    maskinporten: mp,
+    scope: config.MASKINPORTEN_SCOPE,
+    exchangeUrl: config.ALTINN_TOKEN_EXCHANGE_URL,
+    timeoutMs: config.ALTINN_TIMEOUT_MS,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
+}
+
+/** The address service's bearer token: SERVICE_REGISTRY_TOKEN overrides; else Maskinporten with its own scope. */
+export function addressServiceTokens(config: Config, mp: MaskinportenClient | null): TokenSource | null {
+  if (config.SERVICE_REGISTRY_TOKEN) return staticToken(config.SERVICE_REGISTRY_TOKEN);
+  if (mp && config.SERVICE_REGISTRY_SCOPE) return mp.source(config.SERVICE_REGISTRY_SCOPE);
+  return null;
+}
+
+/**
+ * Starts the background work of this process: the send worker and the status poller, each with its own
+ * Redis connections. Returns one close() for all of it.
+ */
+export async function startBackground(config: Config, deps: BackgroundDeps): Promise<Background> {
+  const prefix = `${config.REDIS_PREFIX}:`;
+  const connections: Redis[] = [];
+  const conn = () => {
+    const r = createRedis(config.REDIS_URL, 'worker');
+    connections.push(r);
+    return r;
+  };
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse())
+      await c().catch((err) => deps.log.error({ err }, 'closing a background part failed'));
+    await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
+  };
+  const result: Background = { close: closeAll };
+  try {
+    const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
+    const storeRedis = conn();
+    const store = new Store(storeRedis, prefix, sealing);
+    const delivery = new DeliveryStore(storeRedis, prefix);
+    const files = new FileStore(config.DATA_DIR, sealing.fileKey);
+    const mp = maskinportenOf(config, deps.fetch);
+    const tokens = altinnTokens(config, mp, deps.fetch);
+    const srTokens = addressServiceTokens(config, mp);
+    const addressBook =
+      deps.addressBook ??
+      new AddressServiceClient({
+        baseUrl: config.SERVICE_REGISTRY_URL,
+        verify: config.SERVICE_REGISTRY_VERIFY,
+        timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
+        cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
+        ...(srTokens ? { tokenSource: srTokens } : {}),
+        log: deps.log,
+      });
+    const parts = deps.parts ?? { send: true, statusPoll: true };
+    if (!tokens) {
+      deps.log.warn(
+        {},
+        'no Altinn credentials (ALTINN_TOKEN or MASKINPORTEN_CLIENT_ID + MASKINPORTEN_KEY): messages stay queued and are not sent',
+      );
+      return result;
+    }
+    const altinn = new AltinnClient({
+      baseUrl: config.ALTINN_CORRESPONDENCE_URL,
+      tokens,
+      timeoutMs: config.ALTINN_TIMEOUT_MS,
+      uploadTimeoutMs: config.ALTINN_UPLOAD_TIMEOUT_MS,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+    const clock = deps.clock ? { clock: deps.clock } : {};
+    if (parts.send) {
+      const w = new SendWorker({
+        config,
+        store,
+        delivery,
+        files,
+        addressBook,
+        altinn,
+        log: deps.log.child({ component: 'send-worker' }),
+        connection: conn(),
+        ...clock,
+      });
+      closers.push(() => w.close());
+      await w.start();
+      result.sendWorker = w;
+    }
+    if (parts.statusPoll) {
+      const p = new StatusPoller({
+        config,
+        store,
+        delivery,
+        altinn,
+        incoming: deps.incoming ?? null,
+        log: deps.log.child({ component: 'status-poller' }),
+        queueConnection: conn(),
+        workerConnection: conn(),
+        ...clock,
+      });
+      closers.push(() => p.close());
+      await p.start();
+      result.statusPoller = p;
+    }
+    return result;
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
