@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import { Crypto } from '../store/crypto.js';
 import { DeliveryStore } from '../store/delivery.js';
 import { FileStore } from '../store/files.js';
+import { IncomingStore } from '../store/incoming.js';
 import { createRedis } from '../store/redis.js';
 import { Store } from '../store/store.js';
 import { SendWorker } from './send-worker.js';
@@ -22,7 +23,7 @@ export interface BackgroundDeps {
   clock?: () => Date;
   /** Defaults to a client built from config (with a Maskinporten token when configured). */
   addressBook?: AddressBook;
-  /** Where generated kvitteringer go; none: no kvitteringer. */
+  /** Where generated kvitteringer go; defaults to the incoming-message store. */
   incoming?: IncomingSink | null;
   /** Which parts to run; tests start the ones they need. */
   parts?: { send?: boolean; statusPoll?: boolean };
@@ -149,7 +150,7 @@ export async function startBackground(config: Config, deps: BackgroundDeps): Pro
         store,
         delivery,
         altinn,
-        incoming: deps.incoming ?? null,
+        incoming: deps.incoming === undefined ? new IncomingStore(storeRedis, prefix, sealing) : deps.incoming,
         log: deps.log.child({ component: 'status-poller' }),
         queueConnection: conn(),
         workerConnection: conn(),
