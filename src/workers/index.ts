@@ -150,7 +150,8 @@ export async function startBackground(config: Config, deps: BackgroundDeps): Pro
         store,
         delivery,
         altinn,
-        incoming: deps.incoming === undefined ? new IncomingStore(storeRedis, prefix, sealing) : deps.incoming,
+        incoming:
+          deps.incoming === undefined ? new IncomingStore(storeRedis, prefix, sealing) : deps.incoming,
         log: deps.log.child({ component: 'status-poller' }),
         queueConnection: conn(),
         workerConnection: conn(),

@@ -10,7 +10,7 @@ import { pollInterval } from '../domain/correspondence-status.js';
 import { parseOrgIdentifier } from '../domain/identifiers.js';
 import { type Status, TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { SEND_QUEUE, type SendJobData } from '../queues/send-queue.js';
-import { ARKIVMELDING_FILENAME } from '../services/outgoing.js';
+import { ARKIVMELDING_FILENAME, completeReceiptWithoutSending } from '../services/outgoing.js';
 import type { DeliveryStore } from '../store/delivery.js';
 import type { FileStore } from '../store/files.js';
 import type { OutgoingMessage, Store } from '../store/store.js';
@@ -117,6 +117,10 @@ export class SendWorker {
       return { kind: 'done' };
     }
     const now = this.clock();
+    if (msg.type === 'arkivmelding_kvittering') {
+      await completeReceiptWithoutSending(store, messageId, now);
+      return { kind: 'done' };
+    }
     if (msg.expiryMs <= now.getTime()) {
       const last = (await delivery.state(messageId)).lastError;
       await store.addStatus(messageId, 'LEVETID_UTLOPT', {
