@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORG_DPV_TAUSHETSBELAGT, ORG_NO_CONFIDENTIAL_ROLES } from '../../src/sandbox/address-service-seed.js';
 import { type AltinnSandbox, startAltinnSandbox } from '../../src/sandbox/altinn.js';
