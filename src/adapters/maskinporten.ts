@@ -32,7 +32,7 @@ export interface MaskinportenOptions {
   /** PEM (PKCS#8), a JWK as JSON, or a path to a file holding either. */
   key: string;
   kid?: string;
-  /** The `aud` of the grant; Maskinporten's issuer, by default the token URL's origin with a trailing slash. */
+  /** The `aud` of the grant; Maskinporten's issuer, by default the token URL without its `/token`, with a trailing slash. */
   audience?: string;
   timeoutMs: number;
   fetch?: typeof fetch;
@@ -100,7 +100,9 @@ export class MaskinportenClient {
 
   private audience(): string {
     if (this.opts.audience) return this.opts.audience;
-    return `${new URL(this.opts.tokenUrl).origin}/`;
+    // https://test.maskinporten.no/token → https://test.maskinporten.no/ (the issuer).
+    const u = new URL(this.opts.tokenUrl);
+    return `${u.origin}${u.pathname.replace(/\/token\/?$/, '')}/`.replace(/\/+$/, '/');
   }
 
   private async grant(scope: string): Promise<string> {
