@@ -10,6 +10,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { AddressServiceClient } from './adapters/address-service.js';
+import { addressServiceTokens, maskinportenOf } from './adapters/tokens.js';
 import type { Config } from './config.js';
 import { registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
@@ -85,6 +86,8 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
   const store = new Store(redis, prefix, sealing);
   const files = new FileStore(config.DATA_DIR, sealing.fileKey);
+  // Without a configured token the address service gets a Maskinporten token (SERVICE_REGISTRY_SCOPE), if set up.
+  const srTokens = addressServiceTokens(config, maskinportenOf(config));
   const addressService =
     deps.addressService ??
     new AddressServiceClient({
@@ -93,6 +96,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
       cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
       ...(config.SERVICE_REGISTRY_TOKEN ? { bearerToken: config.SERVICE_REGISTRY_TOKEN } : {}),
+      ...(srTokens && !config.SERVICE_REGISTRY_TOKEN ? { tokenSource: srTokens } : {}),
       log: app.log,
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LACKS_ROLES_DESCRIPTION } from '../../src/domain/correspondence-status.js';
+import { GONE_DESCRIPTION, LACKS_ROLES_DESCRIPTION } from '../../src/domain/correspondence-status.js';
 import { kvitteringMessageId } from '../../src/domain/kvittering.js';
 import {
   ORG_DPV_TAUSHETSBELAGT,
@@ -146,6 +146,8 @@ describe('taushetsbelagt post to Altinn: fagsystem → API → queue → worker 
     await h.altinn.purge(correspondenceId);
     const statuses = await waitForStatus(h, messageId, 'ANNET');
     expect(statuses.map((s) => s.status)).toEqual(['OPPRETTET', 'SENDT', 'LEVERT', 'ANNET']);
+    // Altinn answers 404 for a purged correspondence.
+    expect(statuses.find((s) => s.status === 'ANNET')!.description).toBe(GONE_DESCRIPTION);
     await waitFor(async () => (await h.delivery.nextPollAt(messageId)) === null, 'polling to stop');
   });
 
