@@ -30,7 +30,8 @@ export interface DpvHarness extends Harness {
 }
 
 export interface DpvHarnessOptions {
-  env?: Record<string, string>;
+  /** Settings; a function gets the sandbox Altinn's URLs. */
+  env?: Record<string, string> | ((altinn: AltinnSandbox) => Record<string, string>);
   altinn?: AltinnSandboxOptions;
   addressService?: AddressServiceSandboxOptions;
   background?: Partial<BackgroundDeps>;
@@ -54,7 +55,7 @@ export async function startDpvHarness(o: DpvHarnessOptions = {}): Promise<DpvHar
       STATUS_POLL_INTERVAL_MS: '50',
       STATUS_POLL_MAX_INTERVAL_MS: '200',
       ALTINN_TIMEOUT_MS: '2000',
-      ...o.env,
+      ...(typeof o.env === 'function' ? o.env(altinn) : o.env),
     },
     o.addressService,
   );
