@@ -7,10 +7,12 @@ import { pollInterval } from '../../src/domain/correspondence-status.js';
 import { formatOslo } from '../../src/domain/time.js';
 import {
   DOCTYPE_ARKIVMELDING_KVITTERING,
+  ORG_DPV_TAUSHETSBELAGT,
   PROCESS_ARKIVMELDING_RESPONSE,
   SANDBOX_ORGS,
   type SandboxOrg,
 } from '../../src/sandbox/address-service-seed.js';
+import { DEFAULT_PARTIES } from '../../src/sandbox/altinn.js';
 import { RECEIPT_NOT_SENT_DESCRIPTION } from '../../src/services/outgoing.js';
 import type { AddressBook } from '../../src/workers/types.js';
 import {
@@ -324,5 +326,37 @@ describe('polling back-off', () => {
     now = sentMs + 3 * ramp;
     await b.background.statusPoller!.pollOne(messageId);
     expect(await b.delivery.nextPollAt(messageId)).toBe(now + max);
+  });
+});
+
+describe('nobody notified', () => {
+  let n: DpvHarness;
+  afterAll(async () => {
+    await n?.close();
+  });
+
+  it('after LEVERT the details show no contact information: recorded on the conversation as a warning', async () => {
+    n = await startDpvHarness({
+      altinn: {
+        parties: DEFAULT_PARTIES.map((p) =>
+          p.orgnr === ORG_DPV_TAUSHETSBELAGT
+            ? { ...p, notification: { email: 'no-contact', sms: 'no-contact' } }
+            : p,
+        ),
+      },
+    });
+    const messageId = await sendMessage(n);
+    await waitForStatus(n, messageId, 'LEVERT');
+    const convId = (await n.store.conversationIdOfMessage(messageId))!;
+    const outcome = await waitFor(
+      async () => (await n.delivery.notificationOutcome(convId)) ?? undefined,
+      'outcome',
+    );
+    expect(outcome).toContain('ingen kontaktinformasjon');
+    const conv = await n.json<{ warnings?: { code: string; message: string }[] }>(
+      'GET',
+      `/api/conversations/messageId/${messageId}`,
+    );
+    expect(conv.body.warnings?.map((w) => w.code)).toEqual(['NotificationNoContactInformation']);
   });
 });
