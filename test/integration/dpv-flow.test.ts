@@ -197,3 +197,24 @@ describe('statuses are registered once and in order', () => {
     expect(h.altinn.uploads.filter((u) => u.fields.idempotentKey?.[0] === messageId)).toHaveLength(1);
   });
 });
+
+describe('the same message sent by two attempts at once', () => {
+  it('one correspondence in Altinn, SENDT once', async () => {
+    await h.stopBackground();
+    const messageId = await sendMessage(h);
+    await h.restartBackground();
+    const worker = h.background.sendWorker!;
+    // Alongside the queued job the worker is taking: two more attempts, as a retried or stalled job would make.
+    const results = await Promise.all([
+      worker.attempt(messageId, h.app.log as never),
+      worker.attempt(messageId, h.app.log as never),
+    ]);
+    expect(results.every((r) => r.kind === 'done')).toBe(true);
+    await waitForStatus(h, messageId, 'SENDT');
+    const created = h.altinn.correspondences().filter((c) => c.idempotentKey?.toLowerCase() === messageId);
+    expect(created).toHaveLength(1);
+    const statuses = await statusesOf(h, messageId);
+    expect(statuses.filter((s) => s.status === 'SENDT')).toHaveLength(1);
+    expect((await h.delivery.state(messageId)).correspondenceId).toBe(created[0]!.correspondenceId);
+  });
+});
