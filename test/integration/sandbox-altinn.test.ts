@@ -2,7 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ORG_DPV_TAUSHETSBELAGT, ORG_NO_CONFIDENTIAL_ROLES } from '../../src/sandbox/address-service-seed.js';
+import {
+  ORG_DPO,
+  ORG_DPV_TAUSHETSBELAGT,
+  ORG_NO_CONFIDENTIAL_ROLES,
+  ORG_SENDER,
+} from '../../src/sandbox/address-service-seed.js';
 import { type AltinnSandbox, startAltinnSandbox } from '../../src/sandbox/altinn.js';
 
 const CLIENT_ID = 'sandbox-test-client';
@@ -212,6 +217,19 @@ describe('Altinn sandbox: tokens', () => {
     expect(garbage.status).toBe(400);
   });
 
+  it('answers 403 with no body when the exchanged token lacks a write scope', async () => {
+    const res = await grant({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion: await assertion({ scope: 'altinn:correspondence.read' }),
+    });
+    const mp = (await res.json()) as { access_token: string; scope: string };
+    expect(mp.scope).toBe('altinn:correspondence.read');
+    const ex = await fetch(sandbox.exchangeUrl, { headers: { authorization: `Bearer ${mp.access_token}` } });
+    const forbidden = await get(`/correspondence?resourceId=${CONFIDENTIAL}&role=Sender`, await ex.text());
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.text()).toBe('');
+  });
+
   it('answers 401 with WWW-Authenticate and no body for a missing, unknown or Maskinporten token', async () => {
     const none = await fetch(`${sandbox.correspondenceUrl}/correspondence/${randomUUID()}`);
     expect(none.status).toBe(401);
@@ -297,6 +315,31 @@ describe('Altinn sandbox: upload and state', () => {
       succeeded: true,
       sendStatus: { status: 'Delivered' },
     });
+  });
+
+  it('details show a failed e-mail and a recipient without contact information', async () => {
+    const outcome = async (recipient: string) => {
+      const id = await uploadOk({ recipient, resourceId: 'eformidling-dpv', isConfidential: false });
+      await sandbox.publishNow(id);
+      const details = (await (await get(`/correspondence/${id}/details`)).json()) as {
+        notifications: {
+          notificationStatusDetails: { email: { succeeded: boolean; sendStatus: { status: string } } | null };
+        }[];
+      };
+      return details.notifications.map((n) => n.notificationStatusDetails.email);
+    };
+    expect(await outcome(ORG_DPO)).toEqual([
+      expect.objectContaining({
+        succeeded: false,
+        sendStatus: expect.objectContaining({ status: 'Failed' }),
+      }),
+    ]);
+    expect(await outcome(ORG_SENDER)).toEqual([
+      expect.objectContaining({
+        succeeded: false,
+        sendStatus: expect.objectContaining({ status: 'Failed_RecipientNotIdentified' }),
+      }),
+    ]);
   });
 
   it('binds dotted keys case-insensitively and takes a JSON create too', async () => {
@@ -617,6 +660,9 @@ describe('Altinn sandbox: validation', () => {
       body: '[1,2]',
     });
     expect(array.status).toBe(400);
+    const proto = await upload({ fields: { '__proto__.polluted': 'yes', 'constructor.prototype.x': 'y' } });
+    expect(proto.status).toBe(200); // unknown keys are ignored, as Altinn's form binding ignores them
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const badFault = await fetch(`${sandbox.url}/__fake/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
