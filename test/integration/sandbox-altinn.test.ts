@@ -629,6 +629,24 @@ describe('Altinn sandbox: validation', () => {
     });
   }
 
+  it('answers 406 in plain text to an Accept header without JSON', async () => {
+    const html = await fetch(
+      `${sandbox.correspondenceUrl}/correspondence?resourceId=${CONFIDENTIAL}&role=Sender`,
+      {
+        headers: { authorization: `Bearer ${STATIC_TOKEN}`, accept: 'text/html' },
+      },
+    );
+    expect(html.status).toBe(406);
+    expect(html.headers.get('content-type')).toMatch(/^text\/plain/);
+    const json = await fetch(
+      `${sandbox.correspondenceUrl}/correspondence?resourceId=${CONFIDENTIAL}&role=Sender`,
+      {
+        headers: { authorization: `Bearer ${STATIC_TOKEN}`, accept: 'text/html, application/json;q=0.9' },
+      },
+    );
+    expect(json.status).toBe(200);
+  });
+
   it('refuses malformed bodies with a 4xx, never a crash', async () => {
     const json = await fetch(`${sandbox.correspondenceUrl}/correspondence`, {
       method: 'POST',
