@@ -342,6 +342,17 @@ describe('Altinn sandbox: upload and state', () => {
     ]);
   });
 
+  it('holds a correspondence until a later requestedPublishTime', async () => {
+    const later = await uploadOk({
+      fields: { 'correspondence.requestedPublishTime': new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    const now = await uploadOk();
+    await waitForStatus(now, 'Published'); // created after `later`, same delay: `later` is past its delay too
+    expect((await waitForStatus(later, 'Initialized')).published).toBeNull();
+    await sandbox.publishNow(later);
+    await waitForStatus(later, 'Published');
+  });
+
   it('binds dotted keys case-insensitively and takes a JSON create too', async () => {
     const lower = await uploadOk({
       omit: ['correspondence.content.messageTitle'],
