@@ -2,11 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAddressServiceSandbox } from '../../src/sandbox/address-service.js';
 import {
   ORG_DPO,
   ORG_DPV_TAUSHETSBELAGT,
   ORG_NO_CONFIDENTIAL_ROLES,
+  ORG_NO_CONFIDENTIAL_ROLES_NAME,
   ORG_SENDER,
+  PROCESS_TAUSHETSBELAGT,
 } from '../../src/sandbox/address-service-seed.js';
 import { type AltinnSandbox, startAltinnSandbox } from '../../src/sandbox/altinn.js';
 
@@ -798,6 +801,30 @@ describe('Altinn sandbox: faults', () => {
 
     const uploads = (await (await fetch(`${sandbox.url}/__fake/uploads`)).json()) as unknown[];
     expect(uploads).toHaveLength(sandbox.uploads.length);
+  });
+});
+
+describe('the organisation without confidential roles', () => {
+  it('is a taushetsbelagt DPV receiver on the confidential resource in the address-service sandbox, with an info record', async () => {
+    const sr = await startAddressServiceSandbox();
+    try {
+      const res = await fetch(
+        `${sr.url}/identifier/${ORG_NO_CONFIDENTIAL_ROLES}/process/${PROCESS_TAUSHETSBELAGT}`,
+      );
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        serviceRecords: { service: { identifier: string; resource: string } }[];
+      };
+      expect(body.serviceRecords.map((r) => r.service)).toEqual([
+        expect.objectContaining({ identifier: 'DPV', resource: CONFIDENTIAL }),
+      ]);
+      const info = (await (await fetch(`${sr.url}/info/${ORG_NO_CONFIDENTIAL_ROLES}`)).json()) as {
+        infoRecord: { organizationName: string };
+      };
+      expect(info.infoRecord.organizationName).toBe(ORG_NO_CONFIDENTIAL_ROLES_NAME);
+    } finally {
+      await sr.close();
+    }
   });
 });
 
