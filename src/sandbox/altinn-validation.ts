@@ -105,7 +105,7 @@ const isObject = (v: unknown): v is TreeObject => typeof v === 'object' && v !==
 export function treeFromJson(value: unknown, parentKey = ''): Tree {
   if (Array.isArray(value)) return value.map((v) => treeFromJson(v));
   if (isObject(value)) {
-    const out: TreeObject = {};
+    const out: TreeObject = Object.create(null);
     const keepCase = parentKey === 'propertylist';
     for (const [k, v] of Object.entries(value))
       out[keepCase ? k : k.toLowerCase()] = treeFromJson(v, k.toLowerCase());
@@ -170,7 +170,8 @@ export function treeFromForm(fields: Record<string, string[]>): TreeObject {
       return [...n.indexed.entries()].sort(([a], [b]) => a - b).map(([, child]) => build(child));
     }
     if (n.children.size > 0) {
-      const out: TreeObject = {};
+      // No prototype: a form key such as `__proto__` stays an ordinary (ignored) member.
+      const out: TreeObject = Object.create(null);
       for (const [k, child] of n.children) out[k] = build(child);
       return out;
     }

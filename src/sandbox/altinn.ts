@@ -196,6 +196,16 @@ function bearerOf(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
+/** Altinn answers 406 when an Accept header allows neither application/json nor a wildcard covering it. */
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => {
+    const [type, ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    const refused = params.some((p) => /^q=0(\.0*)?$/.test(p));
+    return !refused && (type === 'application/json' || type === 'application/*' || type === '*/*');
+  });
+}
+
 function unauthorized(reply: FastifyReply): FastifyReply {
   return reply.code(401).header('www-authenticate', 'Bearer').send();
 }
@@ -661,6 +671,12 @@ export async function startAltinnSandbox(opts: AltinnSandboxOptions = {}): Promi
       const t = tokenState(bearerOf(req));
       if (!t || t.kind === 'maskinporten') return unauthorized(reply);
       if (!t.scopes.some((s) => WRITE_SCOPES.includes(s))) return reply.code(403).send();
+      if (!acceptsJson(req.headers.accept)) {
+        return reply
+          .code(406)
+          .type('text/plain; charset=utf-8')
+          .send('Not Acceptable: this endpoint answers application/json');
+      }
     });
 
     api.addHook('onSend', async (req, reply, payload) => {

@@ -2,7 +2,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ORG_DPV_TAUSHETSBELAGT, ORG_NO_CONFIDENTIAL_ROLES } from '../../src/sandbox/address-service-seed.js';
+import { startAddressServiceSandbox } from '../../src/sandbox/address-service.js';
+import {
+  ORG_DPO,
+  ORG_DPV_TAUSHETSBELAGT,
+  ORG_NO_CONFIDENTIAL_ROLES,
+  ORG_NO_CONFIDENTIAL_ROLES_NAME,
+  ORG_SENDER,
+  PROCESS_TAUSHETSBELAGT,
+} from '../../src/sandbox/address-service-seed.js';
 import { type AltinnSandbox, startAltinnSandbox } from '../../src/sandbox/altinn.js';
 
 const CLIENT_ID = 'sandbox-test-client';
@@ -212,6 +220,19 @@ describe('Altinn sandbox: tokens', () => {
     expect(garbage.status).toBe(400);
   });
 
+  it('answers 403 with no body when the exchanged token lacks a write scope', async () => {
+    const res = await grant({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion: await assertion({ scope: 'altinn:correspondence.read' }),
+    });
+    const mp = (await res.json()) as { access_token: string; scope: string };
+    expect(mp.scope).toBe('altinn:correspondence.read');
+    const ex = await fetch(sandbox.exchangeUrl, { headers: { authorization: `Bearer ${mp.access_token}` } });
+    const forbidden = await get(`/correspondence?resourceId=${CONFIDENTIAL}&role=Sender`, await ex.text());
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.text()).toBe('');
+  });
+
   it('answers 401 with WWW-Authenticate and no body for a missing, unknown or Maskinporten token', async () => {
     const none = await fetch(`${sandbox.correspondenceUrl}/correspondence/${randomUUID()}`);
     expect(none.status).toBe(401);
@@ -297,6 +318,42 @@ describe('Altinn sandbox: upload and state', () => {
       succeeded: true,
       sendStatus: { status: 'Delivered' },
     });
+  });
+
+  it('details show a failed e-mail and a recipient without contact information', async () => {
+    const outcome = async (recipient: string) => {
+      const id = await uploadOk({ recipient, resourceId: 'eformidling-dpv', isConfidential: false });
+      await sandbox.publishNow(id);
+      const details = (await (await get(`/correspondence/${id}/details`)).json()) as {
+        notifications: {
+          notificationStatusDetails: { email: { succeeded: boolean; sendStatus: { status: string } } | null };
+        }[];
+      };
+      return details.notifications.map((n) => n.notificationStatusDetails.email);
+    };
+    expect(await outcome(ORG_DPO)).toEqual([
+      expect.objectContaining({
+        succeeded: false,
+        sendStatus: expect.objectContaining({ status: 'Failed' }),
+      }),
+    ]);
+    expect(await outcome(ORG_SENDER)).toEqual([
+      expect.objectContaining({
+        succeeded: false,
+        sendStatus: expect.objectContaining({ status: 'Failed_RecipientNotIdentified' }),
+      }),
+    ]);
+  });
+
+  it('holds a correspondence until a later requestedPublishTime', async () => {
+    const later = await uploadOk({
+      fields: { 'correspondence.requestedPublishTime': new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    const now = await uploadOk();
+    await waitForStatus(now, 'Published'); // created after `later`, same delay: `later` is past its delay too
+    expect((await waitForStatus(later, 'Initialized')).published).toBeNull();
+    await sandbox.publishNow(later);
+    await waitForStatus(later, 'Published');
   });
 
   it('binds dotted keys case-insensitively and takes a JSON create too', async () => {
@@ -414,7 +471,7 @@ describe('Altinn sandbox: upload and state', () => {
     expect(fail.status).toBe(200);
     const failed = await waitForStatus(other, 'Failed');
     expect(failed.statusText).toBe('Malware scan failed: test');
-    await sleep(200); // past the publish delay: a failed correspondence is never published
+    await sandbox.publishNow(other); // a failed correspondence is never published
     expect((await waitForStatus(other, 'Failed')).published).toBeNull();
 
     const unpublished = await uploadOk();
@@ -586,6 +643,24 @@ describe('Altinn sandbox: validation', () => {
     });
   }
 
+  it('answers 406 in plain text to an Accept header without JSON', async () => {
+    const html = await fetch(
+      `${sandbox.correspondenceUrl}/correspondence?resourceId=${CONFIDENTIAL}&role=Sender`,
+      {
+        headers: { authorization: `Bearer ${STATIC_TOKEN}`, accept: 'text/html' },
+      },
+    );
+    expect(html.status).toBe(406);
+    expect(html.headers.get('content-type')).toMatch(/^text\/plain/);
+    const json = await fetch(
+      `${sandbox.correspondenceUrl}/correspondence?resourceId=${CONFIDENTIAL}&role=Sender`,
+      {
+        headers: { authorization: `Bearer ${STATIC_TOKEN}`, accept: 'text/html, application/json;q=0.9' },
+      },
+    );
+    expect(json.status).toBe(200);
+  });
+
   it('refuses malformed bodies with a 4xx, never a crash', async () => {
     const json = await fetch(`${sandbox.correspondenceUrl}/correspondence`, {
       method: 'POST',
@@ -593,6 +668,7 @@ describe('Altinn sandbox: validation', () => {
       body: '{"correspondence":',
     });
     expect(json.status).toBe(400);
+    expect(await problem(json)).toMatchObject({ code: 'STD-00000', errors: { $: [expect.any(String)] } });
     const notMultipart = await fetch(`${sandbox.correspondenceUrl}/correspondence/upload`, {
       method: 'POST',
       headers: { authorization: `Bearer ${STATIC_TOKEN}`, 'content-type': 'text/plain' },
@@ -607,14 +683,18 @@ describe('Altinn sandbox: validation', () => {
       },
       body: '--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue-without-end',
     });
-    expect(brokenMultipart.status).toBeGreaterThanOrEqual(400);
-    expect(brokenMultipart.status).toBeLessThan(500);
+    expect(brokenMultipart.status).toBe(400);
+    // What did bind (nothing useful) fails the model checks, as Altinn's form binding would.
+    expect(await problem(brokenMultipart)).toMatchObject({ status: 400, code: 'STD-00000' });
     const array = await fetch(`${sandbox.correspondenceUrl}/correspondence`, {
       method: 'POST',
       headers: { authorization: `Bearer ${STATIC_TOKEN}`, 'content-type': 'application/json' },
       body: '[1,2]',
     });
     expect(array.status).toBe(400);
+    const proto = await upload({ fields: { '__proto__.polluted': 'yes', 'constructor.prototype.x': 'y' } });
+    expect(proto.status).toBe(200); // unknown keys are ignored, as Altinn's form binding ignores them
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const badFault = await fetch(`${sandbox.url}/__fake/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -721,6 +801,30 @@ describe('Altinn sandbox: faults', () => {
 
     const uploads = (await (await fetch(`${sandbox.url}/__fake/uploads`)).json()) as unknown[];
     expect(uploads).toHaveLength(sandbox.uploads.length);
+  });
+});
+
+describe('the organisation without confidential roles', () => {
+  it('is a taushetsbelagt DPV receiver on the confidential resource in the address-service sandbox, with an info record', async () => {
+    const sr = await startAddressServiceSandbox();
+    try {
+      const res = await fetch(
+        `${sr.url}/identifier/${ORG_NO_CONFIDENTIAL_ROLES}/process/${PROCESS_TAUSHETSBELAGT}`,
+      );
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        serviceRecords: { service: { identifier: string; resource: string } }[];
+      };
+      expect(body.serviceRecords.map((r) => r.service)).toEqual([
+        expect.objectContaining({ identifier: 'DPV', resource: CONFIDENTIAL }),
+      ]);
+      const info = (await (await fetch(`${sr.url}/info/${ORG_NO_CONFIDENTIAL_ROLES}`)).json()) as {
+        infoRecord: { organizationName: string };
+      };
+      expect(info.infoRecord.organizationName).toBe(ORG_NO_CONFIDENTIAL_ROLES_NAME);
+    } finally {
+      await sr.close();
+    }
   });
 });
 
