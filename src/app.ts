@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import { registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { createSendQueue, type SendJobData } from './queues/send-queue.js';
+import { createTtlQueue, type TtlJobData } from './queues/ttl-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesInRoutes } from './routes/messages-in.js';
@@ -99,7 +100,12 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       log: app.log,
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);
-  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock);
+  // Opened on the first send, so building the app (and the OpenAPI document) touches no queue.
+  let ttlQueue: Queue<TtlJobData> | undefined;
+  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock, () => {
+    ttlQueue ??= createTtlQueue(redis, prefix);
+    return ttlQueue;
+  });
   const incoming = new IncomingService(
     new IncomingStore(redis, prefix, sealing),
     store,
@@ -108,6 +114,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   );
   app.addHook('onClose', async () => {
     if (!deps.queue) await queue.close();
+    await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });
 
