@@ -113,6 +113,8 @@ export const configSchema = z.object({
   DPV_NOTIFICATION_CHANNEL: z.enum(['Email', 'Sms', 'EmailAndSms']).default('EmailAndSms'),
   DPV_EMAIL_SUBJECT: z.string().min(1).max(512).default('Melding mottatt i Altinn'),
   DPV_REMINDER_CHECK_MS: int(7 * 24 * 3600000 + 3600000, 0),
+  IN_LOCK_TIMEOUT_MS: int(5 * 60_000, 100),
+  TTL_SWEEP_INTERVAL_MS: int(30_000, 100),
 });
 
 /** Credentials are required unless auth is switched off explicitly; checked beside the schema so every problem shows at once. */

@@ -26,6 +26,7 @@ import {
 import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
+import { scheduleExpiry, type TtlJobData } from '../queues/ttl-queue.js';
 import { type FileStore, SizeLimitError } from '../store/files.js';
 import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
 
@@ -92,6 +93,8 @@ export class OutgoingService {
     private readonly addressService: AddressLookup,
     private readonly queue: Queue<SendJobData>,
     private readonly clock: () => Date = () => new Date(),
+    /** Where each queued message's expiry job goes (src/workers/ttl.ts); the sweep covers messages without one. */
+    private readonly ttlQueue?: () => Queue<TtlJobData>,
   ) {}
 
   /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
@@ -459,6 +462,9 @@ export class OutgoingService {
       await this.store.setState(messageId, 'created');
       throw Errors.storeUnavailable(`The message could not be queued: ${(e as Error).message}`);
     }
+    // Expires the message at its expectedResponseDateTime if it is not delivered by then; a failure here
+    // leaves the state 'queuing', so the client's retry of send completes it.
+    if (this.ttlQueue) await scheduleExpiry(this.ttlQueue(), messageId, msg.expiryMs, now.getTime());
     await this.store.setState(messageId, 'queued');
   }
 

@@ -135,6 +135,11 @@ export class DeliveryStore {
     return s === null ? null : Number(s);
   }
 
+  /** Forgets the poll of a message whose conversation is gone. */
+  async dropPoll(messageId: string): Promise<void> {
+    await this.redis.zrem(this.k('dpv:poll'), messageId);
+  }
+
   async stopPolling(messageId: string, convId: number): Promise<void> {
     await this.redis
       .multi()

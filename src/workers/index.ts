@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import pino from 'pino';
 import { AddressServiceClient } from '../adapters/address-service.js';
 import { AltinnClient } from '../adapters/altinn.js';
 import { addressServiceTokens, altinnTokens, maskinportenOf } from '../adapters/tokens.js';
@@ -11,17 +12,19 @@ import { createRedis } from '../store/redis.js';
 import { Store } from '../store/store.js';
 import { SendWorker } from './send-worker.js';
 import { StatusPoller } from './status-poller.js';
+import { TtlWorker } from './ttl.js';
 import type { AddressBook, IncomingSink, Log } from './types.js';
 
 export interface BackgroundDeps {
-  log: Log;
+  /** Defaults to a pino logger at LOG_LEVEL. */
+  log?: Log;
   clock?: () => Date;
   /** Defaults to a client built from config (with a Maskinporten token when configured). */
   addressBook?: AddressBook;
   /** Where generated kvitteringer go; defaults to the incoming-message store. */
   incoming?: IncomingSink | null;
   /** Which parts to run; tests start the ones they need. */
-  parts?: { send?: boolean; statusPoll?: boolean };
+  parts?: { send?: boolean; statusPoll?: boolean; ttl?: boolean };
   fetch?: typeof fetch;
 }
 
@@ -29,13 +32,15 @@ export interface Background {
   close(): Promise<void>;
   sendWorker?: SendWorker;
   statusPoller?: StatusPoller;
+  ttl?: TtlWorker;
 }
 
 /**
- * Starts the background work of this process: the send worker and the status poller, each with its own
- * Redis connections. Returns one close() for all of it.
+ * Starts the background work of this process: the TTL worker, the send worker and the status poller, each with
+ * its own Redis connections. Returns one close() for all of it (in reverse order).
  */
-export async function startBackground(config: Config, deps: BackgroundDeps): Promise<Background> {
+export async function startBackground(config: Config, deps: BackgroundDeps = {}): Promise<Background> {
+  const log: Log = deps.log ?? (pino({ level: config.LOG_LEVEL }) as unknown as Log);
   const prefix = `${config.REDIS_PREFIX}:`;
   const connections: Redis[] = [];
   const conn = () => {
@@ -46,7 +51,7 @@ export async function startBackground(config: Config, deps: BackgroundDeps): Pro
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const c of closers.reverse())
-      await c().catch((err) => deps.log.error({ err }, 'closing a background part failed'));
+      await c().catch((err) => log.error({ err }, 'closing a background part failed'));
     await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
   };
   const result: Background = { close: closeAll };
@@ -67,11 +72,20 @@ export async function startBackground(config: Config, deps: BackgroundDeps): Pro
         timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
         cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
         ...(srTokens ? { tokenSource: srTokens } : {}),
-        log: deps.log,
+        log,
       });
-    const parts = deps.parts ?? { send: true, statusPoll: true };
+    const parts = deps.parts ?? { send: true, statusPoll: true, ttl: true };
+    if (parts.ttl) {
+      const ttl = new TtlWorker(config, {
+        ...(deps.clock ? { clock: deps.clock } : {}),
+        log: log.child({ worker: 'ttl' }),
+      });
+      closers.push(() => ttl.close());
+      await ttl.start();
+      result.ttl = ttl;
+    }
     if (!tokens) {
-      deps.log.warn(
+      log.warn(
         {},
         'no Altinn credentials (ALTINN_TOKEN or MASKINPORTEN_CLIENT_ID + MASKINPORTEN_KEY): messages stay queued and are not sent',
       );
@@ -93,7 +107,7 @@ export async function startBackground(config: Config, deps: BackgroundDeps): Pro
         files,
         addressBook,
         altinn,
-        log: deps.log.child({ component: 'send-worker' }),
+        log: log.child({ component: 'send-worker' }),
         connection: conn(),
         ...clock,
       });
@@ -109,7 +123,7 @@ export async function startBackground(config: Config, deps: BackgroundDeps): Pro
         altinn,
         incoming:
           deps.incoming === undefined ? new IncomingStore(storeRedis, prefix, sealing) : deps.incoming,
-        log: deps.log.child({ component: 'status-poller' }),
+        log: log.child({ component: 'status-poller' }),
         queueConnection: conn(),
         workerConnection: conn(),
         ...clock,

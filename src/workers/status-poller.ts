@@ -105,8 +105,10 @@ export class StatusPoller {
     try {
       const conv = await store.getConversationByMessageId(messageId);
       const state = await delivery.state(messageId);
-      if (!conv || !state.correspondenceId) {
+      // Gone, never sent, or finished elsewhere (LEVETID_UTLOPT, FEIL and LEST end polling): nothing to ask Altinn.
+      if (!conv || !state.correspondenceId || !conv.pollable) {
         if (conv) await delivery.stopPolling(messageId, conv.id);
+        else await delivery.dropPoll(messageId);
         return;
       }
       const sentMs = state.sentMs ?? conv.lastUpdateMs;

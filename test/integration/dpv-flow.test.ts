@@ -99,6 +99,17 @@ describe('taushetsbelagt post to Altinn: fagsystem → API → queue → worker 
       relatedToMessageId: messageId,
       messages: [],
     });
+    // The fagsystem finds it the usual way.
+    const peek = await h.json<Record<string, Record<string, unknown>>>(
+      'GET',
+      `/api/messages/in/peek?conversationId=${conv.body.conversationId}`,
+    );
+    expect(peek.status).toBe(200);
+    expect(peek.body.arkivmelding_kvittering).toEqual({
+      receiptType: 'OK',
+      relatedToMessageId: messageId,
+      messages: [],
+    });
     const meta = await h.incoming.getIncoming(kid);
     expect(meta).toMatchObject({
       conversationId: conv.body.conversationId,
