@@ -74,6 +74,8 @@ export class SendWorker {
       concurrency: this.deps.config.SEND_CONCURRENCY,
       // Uploads can be long; the lock is renewed meanwhile.
       lockDuration: 60_000,
+      // A worker killed mid-job leaves it stalled; it is taken up again (the idempotent key makes that safe).
+      maxStalledCount: 10,
     });
     this.worker.on('error', (err) => this.deps.log.error({ err }, 'send worker error'));
     await this.worker.waitUntilReady();
@@ -86,7 +88,18 @@ export class SendWorker {
   async process(job: Job<SendJobData>, token?: string): Promise<void> {
     const messageId = job.data.messageId;
     const log = this.deps.log.child({ messageId, jobId: job.id });
-    const outcome = await this.attempt(messageId, log);
+    let outcome: Awaited<ReturnType<SendWorker['attempt']>>;
+    try {
+      outcome = await this.attempt(messageId, log);
+    } catch (e) {
+      // Our own store failed (Redis away): try again later rather than lose the job.
+      log.error({ err: e }, 'send attempt failed before reaching Altinn; will retry');
+      outcome = {
+        kind: 'retry',
+        at: this.clock().getTime() + this.deps.config.SEND_RETRY_BASE_MS,
+        reason: (e as Error).message,
+      };
+    }
     if (outcome.kind === 'done') return;
     if (outcome.kind === 'permanent') throw new UnrecoverableError(outcome.reason);
     // Transient: the same job comes back later, at the latest when the message's TTL runs out.
