@@ -229,3 +229,16 @@ describe('the same message sent by two attempts at once', () => {
     expect((await h.delivery.state(messageId)).correspondenceId).toBe(created[0]!.correspondenceId);
   });
 });
+
+describe('large files', () => {
+  it('a 6 MiB document reaches Altinn byte for byte (streamed from the encrypted file)', async () => {
+    const big = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    const messageId = await sendMessage(h, { files: { 'stor.pdf': big } });
+    await waitForStatus(h, messageId, 'SENDT');
+    const up = h.altinn.uploads.find((u) => u.fields.idempotentKey?.[0] === messageId)!;
+    expect(up.attachments).toEqual([
+      expect.objectContaining({ filename: 'stor.pdf', size: big.length, sha256: sha256(big) }),
+    ]);
+  });
+});
