@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAddressServiceSandbox } from '../../src/sandbox/address-service.js';
@@ -642,6 +643,43 @@ describe('Altinn sandbox: validation', () => {
       expect(sandbox.uploads.at(-1)?.correspondenceIds).toEqual([]);
     });
   }
+
+  it('answers arbitrary form keys and values with 200 or a 400 problem, never an error', async () => {
+    const segment = fc.oneof(
+      fc.constantFrom(
+        'correspondence',
+        'content',
+        'attachments[0]',
+        'recipients[0]',
+        'notification',
+        'propertyList',
+      ),
+      fc.constantFrom(
+        'messageTitle',
+        'isConfidential',
+        'dueDateTime',
+        'idempotentKey',
+        'fileName',
+        '[9999]',
+        '',
+      ),
+      fc.string({ maxLength: 8 }),
+    );
+    const key = fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('.'));
+    const value = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('true', 'x', '-1', '2020-13-45', '{}'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(key, value, { maxKeys: 6 }), async (fields) => {
+        const res = await upload({ fields });
+        const body = (await res.json()) as { status?: number };
+        expect([200, 400]).toContain(res.status);
+        if (res.status === 400) expect(body.status).toBe(400);
+      }),
+      { numRuns: 60 },
+    );
+  });
 
   it('answers 406 in plain text to an Accept header without JSON', async () => {
     const html = await fetch(
