@@ -370,6 +370,10 @@ export class IncomingStore {
       if (convId > 0) await this.statuses.addStatus(input.messageId, 'LEVETID_UTLOPT', { now });
       return { outcome: convId > 0 ? 'new' : 'duplicate' };
     }
+    // A messageId already in use is left alone, unless it is this message half-stored by a crashed attempt.
+    if (convId === 0 && (await this.redis.hget(this.k(`in:${input.messageId}`), 'state')) !== 'new') {
+      return { outcome: 'duplicate' };
+    }
     // Written before the message becomes peekable, so a fagsystem never deletes one that lacks it;
     // a retry after a crash in between completes both steps.
     await this.statuses.addStatus(input.messageId, 'INNKOMMENDE_MOTTATT', { now });

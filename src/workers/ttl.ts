@@ -89,7 +89,7 @@ export class TtlWorker {
   }
 
   private async process(job: Job<TtlJobData>, token?: string): Promise<unknown> {
-    if (job.name === 'sweep') return { expired: await this.sweep() };
+    if (job.name === 'sweep') return { due: await this.sweep() };
     const messageId = job.data.messageId;
     if (!messageId) return { outcome: 'unknown' };
     const { outcome, dueMs } = await this.check(messageId);

@@ -4,6 +4,7 @@ import { IncomingStore } from '../../src/store/incoming.js';
 import { Store } from '../../src/store/store.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 import { receipt } from '../helpers/incoming.js';
+import { sbd } from '../helpers/messages.js';
 
 let h: Harness;
 let incoming: IncomingStore;
@@ -66,6 +67,37 @@ describe('IncomingStore.addIncoming', () => {
       { page: 0, size: 10, sort: null, sorted: false },
     );
     expect(all.total).toBe(1);
+  });
+
+  it('leaves a conversation of another message with the same messageId alone', async () => {
+    const r = receipt();
+    const out = await h.json('POST', '/api/messages/out', sbd({ messageId: r.messageId }));
+    expect(out.status).toBe(200);
+    expect(await incoming.addIncoming(r)).toEqual({ outcome: 'duplicate' });
+    const conv = await store.getConversationByMessageId(r.messageId);
+    expect(conv?.direction).toBe('OUTGOING');
+    expect((await store.statusesOfConversation(conv!.id)).map((s) => s.status)).toEqual(['OPPRETTET']);
+    expect(await incoming.getIncoming(r.messageId)).toBeNull();
+  });
+
+  it('completes a message half-stored by a crashed attempt when the same receipt is stored again', async () => {
+    const r = receipt();
+    expect(await incoming.addIncoming(r)).toEqual({ outcome: 'new' });
+    // As if the first attempt had died after creating the message, before INNKOMMENDE_MOTTATT.
+    const conv = await store.getConversationByMessageId(r.messageId);
+    const sid = await h.redis.hget(`${h.prefix}:conv:${conv!.id}:status`, 'INNKOMMENDE_MOTTATT');
+    await h.redis.hdel(`${h.prefix}:conv:${conv!.id}:status`, 'INNKOMMENDE_MOTTATT');
+    await h.redis.del(`${h.prefix}:status:${sid}`);
+    await h.redis.hset(`${h.prefix}:in:${r.messageId}`, 'state', 'new');
+    await h.redis.zrem(`${h.prefix}:in:ready`, r.messageId);
+    expect(await incoming.peek({ messageId: r.messageId }, new Date(), 1000)).toBeNull();
+
+    expect(await incoming.addIncoming(r)).toEqual({ outcome: 'duplicate' });
+    expect((await store.statusesOfConversation(conv!.id)).map((s) => s.status)).toEqual([
+      'OPPRETTET',
+      'INNKOMMENDE_MOTTATT',
+    ]);
+    expect((await incoming.peek({ messageId: r.messageId }, new Date(), 1000))?.messageId).toBe(r.messageId);
   });
 
   it('registers one that arrives already expired as LEVETID_UTLOPT and does not keep it', async () => {

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { TTL_EXPIRED_DESCRIPTION } from '../../src/domain/status.js';
+import { scheduleExpiry, type TtlJobData } from '../../src/queues/ttl-queue.js';
 import { Crypto } from '../../src/store/crypto.js';
 import { IncomingStore } from '../../src/store/incoming.js';
 import { Store } from '../../src/store/store.js';
@@ -232,5 +233,32 @@ describe('the delayed expiry job, in real time', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(expiry.getTime());
     expect(await e.sendQueue.getJob(`send-${id}`)).toBeUndefined();
     expect(await e.h.redis.zscore(`${e.h.prefix}:ttl:due`, id)).toBeNull();
+  });
+});
+
+describe('an expiry job that fires before the deadline by our clock', () => {
+  let e: Env;
+  const now = new Date();
+  beforeAll(async () => {
+    e = await env(() => now);
+  });
+  afterAll(() => e.close());
+
+  it('is put back as delayed and expires nothing', async () => {
+    const id = await outgoing(e, new Date(now.getTime() + HOUR), false);
+    // As if the job were scheduled with a clock ahead of ours.
+    await scheduleExpiry(e.ttlQueue as Queue<TtlJobData>, id, now.getTime() + HOUR, now.getTime() + HOUR);
+    const ttl = new TtlWorker(ttlConfig(e, { TTL_SWEEP_INTERVAL_MS: 24 * HOUR }), { clock: () => now });
+    try {
+      await ttl.start();
+      await waitFor(async () => {
+        const job = await e.ttlQueue.getJob(`ttl-${id}`);
+        return (await job?.getState()) === 'delayed' && (job?.attemptsStarted ?? 0) > 0;
+      });
+      expect(await names(e, id)).toEqual(['OPPRETTET']);
+      expect(await e.h.redis.zscore(`${e.h.prefix}:ttl:due`, id)).not.toBeNull();
+    } finally {
+      await ttl.close();
+    }
   });
 });
