@@ -25,7 +25,7 @@ function publicStatus(s: Awaited<ReturnType<Store['listStatuses']>>['items'][num
 
 async function withStatuses(store: Store, c: ConversationRecord) {
   const statuses = await store.statusesOfConversation(c.id);
-  const { lastUpdateMs: _l, pollable: _p, warnings, ...rest } = c;
+  const { lastUpdateMs: _l, pollable: _p, warnings, notificationOutcome, ...rest } = c;
   return {
     ...rest,
     messageStatuses: statuses.map((s) => ({
@@ -35,6 +35,7 @@ async function withStatuses(store: Store, c: ConversationRecord) {
       ...(s.description ? { description: s.description } : {}),
     })),
     ...(warnings.length ? { warnings } : {}),
+    ...(notificationOutcome ? { notificationOutcome } : {}),
   };
 }
 

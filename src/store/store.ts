@@ -31,6 +31,8 @@ export interface ConversationRecord {
   serviceIdentifier: string;
   externalSystemReference?: string;
   warnings: ProblemItem[];
+  /** Digital Post: whether Altinn's notification reached anyone (plain Norwegian), once known. */
+  notificationOutcome?: string;
 }
 
 export interface StatusRecord {
@@ -163,6 +165,7 @@ export class Store {
       serviceIdentifier: h.serviceIdentifier ?? '',
       ...(h.externalSystemReference ? { externalSystemReference: h.externalSystemReference } : {}),
       warnings: h.warnings ? (JSON.parse(h.warnings) as ProblemItem[]) : [],
+      ...(h.notificationOutcome ? { notificationOutcome: h.notificationOutcome } : {}),
     };
   }
 

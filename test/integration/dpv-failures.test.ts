@@ -354,10 +354,11 @@ describe('nobody notified', () => {
       'outcome',
     );
     expect(outcome).toContain('ingen kontaktinformasjon');
-    const conv = await n.json<{ warnings?: { code: string; message: string }[] }>(
-      'GET',
-      `/api/conversations/messageId/${messageId}`,
-    );
+    const conv = await n.json<{
+      warnings?: { code: string; message: string }[];
+      notificationOutcome?: string;
+    }>('GET', `/api/conversations/messageId/${messageId}`);
     expect(conv.body.warnings?.map((w) => w.code)).toEqual(['NotificationNoContactInformation']);
+    expect(conv.body.notificationOutcome).toBe(outcome);
   });
 });

@@ -124,6 +124,12 @@ describe('taushetsbelagt post to Altinn: fagsystem → API → queue → worker 
       'outcome',
     );
     expect(outcome).toBe('Varselet om meldingen er sendt til mottakeren på e-post.');
+    const withOutcome = await h.json<Record<string, unknown>>(
+      'GET',
+      `/api/conversations/messageId/${messageId}`,
+    );
+    expect(withOutcome.body.notificationOutcome).toBe(outcome);
+    expect(withOutcome.body.warnings).toBeUndefined();
 
     await h.altinn.read(correspondenceId);
     const all = await waitForStatus(h, messageId, 'LEST');
