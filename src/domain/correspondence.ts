@@ -160,20 +160,20 @@ export function planCorrespondence(
   if (!input.resource) {
     return {
       ok: false,
-      reason: 'The address service gave no Altinn resource for the receiver; nothing was sent.',
+      reason: 'Adressetjenesten oppgir ingen Altinn-ressurs for mottakeren; meldingen er ikke sendt.',
     };
   }
   if (input.process === settings.taushetsbelagtProcess && !confidential) {
     return {
       ok: false,
-      reason: `Taushetsbelagt post was not sent: the address service now routes it for receiver ${input.receiver} to the Altinn resource '${input.resource}', which is not the confidential resource '${settings.confidentialResource}'. There, people without the confidential access could read it. Check the receiver's setup in the address service and send again.`,
+      reason: `Taushetsbelagt post er ikke sendt: adressetjenesten sender den nå for mottaker ${input.receiver} til Altinn-ressursen '${input.resource}', som ikke er den taushetsbelagte ressursen '${settings.confidentialResource}'. Der kan personer uten tilgang til taushetsbelagt post lese den. Sjekk mottakerens oppsett i adressetjenesten, og send på nytt.`,
     };
   }
   const publicTitle = input.summary.publicTitle?.trim() ?? '';
   if (!publicTitle) {
     return {
       ok: false,
-      reason: 'arkivmelding.xml has no title to show in Altinn (offentligTittel); nothing was sent.',
+      reason: 'arkivmelding.xml har ingen tittel å vise i Altinn (offentligTittel); meldingen er ikke sendt.',
     };
   }
   const byName = new Map(input.files.map((f) => [f.filename, f]));
@@ -183,7 +183,7 @@ export function planCorrespondence(
     if (!f)
       return {
         ok: false,
-        reason: `A file that arkivmelding.xml references is missing from the message (document ${files.length + 1}); nothing was sent.`,
+        reason: `En fil som arkivmelding.xml viser til, mangler i meldingen (dokument ${files.length + 1}); meldingen er ikke sendt.`,
       };
     files.push(f);
   }

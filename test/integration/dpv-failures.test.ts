@@ -184,7 +184,7 @@ describe('confidential post and the service record', () => {
       const statuses = await waitForStatus(h, messageId, 'FEIL');
       expect(statuses.map((s) => s.status)).toEqual(['OPPRETTET', 'FEIL']);
       expect(statuses[1]!.description).toContain("'eformidling-dpv-administrasjon'");
-      expect(statuses[1]!.description).toContain('not the confidential resource');
+      expect(statuses[1]!.description).toContain('som ikke er den taushetsbelagte ressursen');
       expect(uploadsOf(messageId)).toHaveLength(0);
     } finally {
       await h.restartBackground({});

@@ -93,7 +93,7 @@ describe('planCorrespondence', () => {
     const plan = planCorrespondence(input({ resource: 'eformidling-dpv-administrasjon' }), settings);
     expect(plan.ok).toBe(false);
     expect(!plan.ok && plan.reason).toContain("'eformidling-dpv-administrasjon'");
-    expect(!plan.ok && plan.reason).toContain('not the confidential resource');
+    expect(!plan.ok && plan.reason).toContain('som ikke er den taushetsbelagte ressursen');
   });
 
   it('marks a correspondence confidential exactly when the resource is the confidential one', () => {
