@@ -72,8 +72,9 @@ export class SendWorker {
       connection: this.deps.connection,
       prefix: `${this.deps.store.prefix}bull`,
       concurrency: this.deps.config.SEND_CONCURRENCY,
-      // Uploads can be long; the lock is renewed meanwhile.
-      lockDuration: 60_000,
+      // Uploads can be long; the lock is renewed meanwhile. A worker that dies holding it is noticed after about this long.
+      lockDuration: this.deps.config.SEND_JOB_LOCK_MS,
+      stalledInterval: Math.min(30_000, this.deps.config.SEND_JOB_LOCK_MS),
       // A worker killed mid-job leaves it stalled; it is taken up again (the idempotent key makes that safe).
       maxStalledCount: 10,
     });
