@@ -41,6 +41,7 @@ export class TtlWorker {
   private sendQueue?: Queue<SendJobData>;
   private queue?: Queue<TtlJobData>;
   private worker?: Worker<TtlJobData>;
+  private sweeping?: Promise<number>;
 
   constructor(
     private readonly config: Config,
@@ -161,8 +162,19 @@ export class TtlWorker {
     }
   }
 
-  /** Expires every due, unfinished conversation in the expiry index; returns how many it looked at. */
-  async sweep(): Promise<number> {
+  /**
+   * Expires every due, unfinished conversation in the expiry index; returns how many it looked at. A sweep
+   * asked for while one runs in this process joins it (one that overran the interval); across processes a
+   * repeat is harmless, as expiry is idempotent.
+   */
+  sweep(): Promise<number> {
+    this.sweeping ??= this.sweepOnce().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<number> {
     const store = this.open().store!;
     const nowMs = this.clock().getTime();
     let seen = 0;
