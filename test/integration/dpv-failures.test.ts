@@ -289,6 +289,16 @@ describe('Maskinporten tokens end to end', () => {
     // One attempt as far as the worker is concerned: the refresh is inside it.
     expect((await m.delivery.state(second)).attempts).toBe(0);
 
+    // The token endpoints misbehaving is retried like Altinn itself.
+    m.altinn.expireTokens();
+    m.altinn.fault('token', { kind: 'no-id' });
+    m.altinn.fault('exchange', { status: 503 });
+    const third = await sendMessage(m);
+    await waitForStatus(m, third, 'SENDT');
+    const thirdState = await m.delivery.state(third);
+    expect(thirdState.attempts).toBe(2);
+    expect(thirdState.lastError).toBe("no Altinn token: Altinn's token exchange answered HTTP 503");
+
     const srAuth = m.sandbox.requests.map((r) => r.authorization).filter((a) => a?.startsWith('Bearer '));
     expect(srAuth.length).toBeGreaterThan(0);
     expect(decodeJwt(srAuth[0]!.replace(/^Bearer /, '')).scope).toBe('eformidling:serviceregistry');
