@@ -128,9 +128,12 @@ export class StatusPoller {
       if (verdict.unknownStatus)
         log.info({ altinnStatus: verdict.unknownStatus }, 'unknown Altinn status ignored');
       let delivered = false;
-      for (const step of verdict.steps) {
+      // The correspondence exists, so the message was sent: a poll that overtakes the sender's SENDT writes it first,
+      // so statuses stay in order.
+      const steps = verdict.steps.length ? [{ status: 'SENDT' as const }, ...verdict.steps] : [];
+      for (const step of steps) {
         const r = await store.addStatus(messageId, step.status, {
-          ...(step.description ? { description: step.description } : {}),
+          ...('description' in step && step.description ? { description: step.description } : {}),
           now: this.clock(),
         });
         if (r.outcome === 'new') log.info({ status: step.status }, 'status from Altinn registered');

@@ -86,4 +86,24 @@ describe('a worker process killed between Altinn’s 200 and the status write', 
     expect(statuses.map((s) => s.status)).toEqual(['OPPRETTET', 'SENDT']);
     expect(h.altinn.uploads.length).toBe(before);
   });
+
+  it('a poll that overtakes the SENDT write registers SENDT before LEVERT', async () => {
+    await h.stopBackground();
+    const published = h.altinn.correspondences().find((x) => x.published)!;
+    const messageId = await sendMessage(h);
+    const convId = (await h.store.conversationIdOfMessage(messageId))!;
+    // The sender recorded Altinn's answer and is about to write SENDT; the poller gets there first.
+    await h.delivery.markSent(
+      messageId,
+      convId,
+      published.correspondenceId,
+      'eformidling-dpv-taushetsbelagt',
+      true,
+      Date.now(),
+      Date.now(),
+    );
+    await h.restartBackground({ parts: { statusPoll: true } });
+    const statuses = await waitForStatus(h, messageId, 'LEVERT');
+    expect(statuses.map((s) => s.status)).toEqual(['OPPRETTET', 'SENDT', 'LEVERT']);
+  });
 });
