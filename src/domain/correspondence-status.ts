@@ -151,7 +151,9 @@ export function notificationReport(entries: NotificationEntry[], reminder: boole
       text: `Altinn har ikke opprettet noe ${reminder ? 'påminnelsesvarsel' : 'varsel'} om meldingen.`,
       warning: {
         code: 'NotificationNotSent',
-        message: `Altinn has no ${reminder ? 'reminder ' : ''}notification for this message: nobody at the receiver has been told it arrived.`,
+        message: reminder
+          ? 'Altinn has no reminder notification for this message: nobody at the receiver has been reminded that it is unread.'
+          : 'Altinn has no notification for this message: nobody at the receiver has been told it arrived.',
       },
     };
   }

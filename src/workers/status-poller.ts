@@ -232,7 +232,9 @@ export class StatusPoller {
     }
     const report = notificationReport(details?.notifications ?? [], reminder);
     if (report.outcome === 'pending') return;
-    await delivery.setNotificationOutcome(conv.id, report.text);
+    // The reminder's outcome is added to the first notification's.
+    const earlier = reminder ? await delivery.notificationOutcome(conv.id) : null;
+    await delivery.setNotificationOutcome(conv.id, earlier ? `${earlier} ${report.text}` : report.text);
     if (report.warning) await delivery.addWarnings(conv.id, [report.warning]);
     await delivery.setFields(messageId, { detailsStage: state.detailsStage + 1 });
     log.info({ notification: report.outcome, reminder }, 'notification outcome recorded');

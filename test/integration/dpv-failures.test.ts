@@ -311,7 +311,7 @@ describe('polling back-off', () => {
     await b?.close();
   });
 
-  it('the next poll comes later the older the correspondence is', async () => {
+  it('the next poll comes later the older the correspondence is; details once after LEVERT and once after the reminder', async () => {
     let now = Date.now();
     const base = 1000;
     const max = 10_000;
@@ -321,11 +321,13 @@ describe('polling back-off', () => {
         STATUS_POLL_INTERVAL_MS: String(base),
         STATUS_POLL_MAX_INTERVAL_MS: String(max),
         STATUS_POLL_RAMP_MS: String(ramp),
+        DPV_REMINDER_CHECK_MS: String(2 * ramp),
       },
       background: { clock: () => new Date(now) },
     });
     const messageId = await sendMessage(b);
     await waitForStatus(b, messageId, 'SENDT');
+    await waitFor(async () => b.altinn.correspondences().some((c) => c.published), 'Altinn to publish');
     const sentMs = (await b.delivery.state(messageId)).sentMs!;
     expect(await b.delivery.nextPollAt(messageId)).toBe(sentMs + base);
 
@@ -334,9 +336,26 @@ describe('polling back-off', () => {
     expect(await b.delivery.nextPollAt(messageId)).toBe(now + pollInterval(ramp / 2, base, max, ramp));
     expect(pollInterval(ramp / 2, base, max, ramp)).toBe(5500);
 
+    // That poll saw LEVERT and read the details once: the notification went out by e-mail.
+    const convId = (await b.store.conversationIdOfMessage(messageId))!;
+    expect(await b.delivery.notificationOutcome(convId)).toBe(
+      'Varselet om meldingen er sendt til mottakeren på e-post.',
+    );
+    expect((await b.delivery.state(messageId)).detailsStage).toBe(1);
+
     now = sentMs + 3 * ramp;
     await b.background.statusPoller!.pollOne(messageId);
     expect(await b.delivery.nextPollAt(messageId)).toBe(now + max);
+    // Past the reminder time and still unread: the details are read once more, for the reminder (none here).
+    expect((await b.delivery.state(messageId)).detailsStage).toBe(2);
+    expect(await b.delivery.notificationOutcome(convId)).toBe(
+      'Varselet om meldingen er sendt til mottakeren på e-post. Altinn har ikke opprettet noe påminnelsesvarsel om meldingen.',
+    );
+    const conv = await b.json<{ warnings?: { code: string }[] }>(
+      'GET',
+      `/api/conversations/messageId/${messageId}`,
+    );
+    expect(conv.body.warnings?.map((w) => w.code)).toEqual(['NotificationNotSent']);
   });
 });
 
