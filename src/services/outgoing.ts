@@ -234,13 +234,10 @@ export class OutgoingService {
     return JSON.parse(json) as Record<string, unknown>;
   }
 
+  /** The SBDs of many messages, read in one round trip; messages gone meanwhile are left out. */
   async sbdsOf(messageIds: string[]): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    for (const id of messageIds) {
-      const json = await this.store.getSbdJson(id);
-      if (json) out.push(JSON.parse(json) as Record<string, unknown>);
-    }
-    return out;
+    const jsons = await this.store.sbdJsonOf(messageIds);
+    return jsons.filter((j) => j !== null).map((j) => JSON.parse(j) as Record<string, unknown>);
   }
 
   /** PUT /api/messages/out/{messageId}: one file, streamed to disk encrypted. */

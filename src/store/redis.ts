@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { STATUS_PRELUDE } from './lua.js';
 
 /**
  * HTTP-side connections fail fast (the route answers 503); worker connections wait
@@ -19,56 +20,72 @@ export function createRedis(url: string, role: 'api' | 'worker', extra: RedisOpt
   return new Redis(url, { lazyConnect: false, ...base, ...extra });
 }
 
-/** Lua for the writes that must be atomic. Keys are built from the prefix (single-node Redis). */
+/**
+ * Lua for the writes that must be atomic and for the list pages (one round trip each). Keys are built from the
+ * prefix (single-node Redis). The key layout and the short hash field names are described in src/store/lua.ts.
+ */
 export const SCRIPTS = {
   /** Creates conversation, OPPRETTET status and outgoing message at once; 0 if the messageId is taken. */
-  createOutgoing: `
-local P, mid, nowIso, nowMs = ARGV[1], ARGV[2], ARGV[5], ARGV[6]
+  createOutgoing: `${STATUS_PRELUDE}
+local P, mid, nowMs, ri, cid = ARGV[1], ARGV[2], ARGV[6], ARGV[7], ARGV[8]
 if redis.call('EXISTS', P..'conv:mid:'..mid) == 1 or redis.call('EXISTS', P..'out:'..mid) == 1 then return 0 end
 local convId = redis.call('INCR', P..'seq:conv')
-local conv = cjson.decode(ARGV[3])
-local flat = {'id', convId}
-for k, v in pairs(conv) do flat[#flat+1] = k; flat[#flat+1] = tostring(v) end
-redis.call('HSET', P..'conv:'..convId, unpack(flat))
-redis.call('SET', P..'conv:mid:'..mid, convId)
-redis.call('SADD', P..'conv:cid:'..conv['conversationId'], convId)
-redis.call('ZADD', P..'conv:index', nowMs, convId)
 local sid = redis.call('INCR', P..'seq:status')
-redis.call('HSET', P..'status:'..sid, 'id', sid, 'lastUpdate', nowIso, 'ms', nowMs, 'status', 'OPPRETTET',
-  'convId', convId, 'conversationId', conv['conversationId'], 'messageId', mid)
-redis.call('HSET', P..'conv:'..convId..':status', 'OPPRETTET', sid)
-redis.call('ZADD', P..'status:index', sid, sid)
-redis.call('ZADD', P..'status:by:OPPRETTET', sid, sid)
-redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)
+local conv = cjson.decode(ARGV[3])
+conv[#conv+1] = '#O'; conv[#conv+1] = sid..'|'..nowMs
+redis.call('HSET', P..'conv:'..convId, unpack(conv))
+redis.call('SET', P..'conv:mid:'..mid, convId)
+redis.call('SADD', P..'conv:cid:'..cid, convId)
+reindexConversation(P, convId, nowMs, ri, 'O', nil, nil, '0', '0')
+indexStatus(P, convId, 'OPPRETTET', sid, nowMs)
 local msg = cjson.decode(ARGV[4])
-flat = {'convId', convId}
-for k, v in pairs(msg) do flat[#flat+1] = k; flat[#flat+1] = tostring(v) end
-redis.call('HSET', P..'out:'..mid, unpack(flat))
+msg[#msg+1] = 'convId'; msg[#msg+1] = convId
+redis.call('HSET', P..'out:'..mid, unpack(msg))
+redis.call('SET', P..'out:'..mid..':sbd', ARGV[5])
 redis.call('ZADD', P..'out:index', nowMs, mid)
+redis.call('ZADD', P..'out:rcv:'..ri, nowMs, mid)
 return convId
 `,
-  /** Adds a status once per conversation; returns {1, id} when new, {0, id} when it was already there. */
-  addStatus: `
-local P, convId, status, desc, raw, nowIso, nowMs, finished, unpoll = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+  /**
+   * Decides and writes a status in one step: {1, id} when new, {0, id} when it was already there, {-1, 0} for an
+   * unknown message, {-2, 0} when the transition table refuses it. Two writers cannot both win a conflict.
+   */
+  addStatus: `${STATUS_PRELUDE}
+local P, mid, status, desc, raw, nowMs, text = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local convId = redis.call('GET', P..'conv:mid:'..mid)
+if not convId then return {-1, 0} end
 local ck = P..'conv:'..convId
-if redis.call('EXISTS', ck) == 0 then return {-1, 0} end
-local existing = redis.call('HGET', ck..':status', status)
-if existing then return {0, tonumber(existing)} end
+local has = statusesIn(redis.call('HMGET', ck, unpack(STATUS_FIELDS)))
+local verdict = decide(has, status)
+if verdict == 'duplicate' then return {0, tonumber(string.match(has[status], '^(%d+)'))} end
+if verdict == 'refused' then return {-2, 0} end
+local cur = redis.call('HMGET', ck, 'f', 'pl', 'ri', 'dir')
+local f, pl = cur[1] or '0', cur[2] or '0'
+local nf, npl = f, pl
+local fx = EFFECTS[status]
+if fx then
+  if fx.f then nf = '1' end
+  if fx.unpoll then npl = '0' end
+end
 local sid = redis.call('INCR', P..'seq:status')
-local c = redis.call('HMGET', ck, 'conversationId', 'messageId')
-redis.call('HSET', P..'status:'..sid, 'id', sid, 'lastUpdate', nowIso, 'ms', nowMs, 'status', status,
-  'convId', convId, 'conversationId', c[1], 'messageId', c[2])
-if desc ~= '' then redis.call('HSET', P..'status:'..sid, 'description', desc) end
-if raw ~= '' then redis.call('HSET', P..'status:'..sid, 'rawReceipt', raw) end
-redis.call('HSET', ck..':status', status, sid)
-redis.call('ZADD', P..'status:index', sid, sid)
-redis.call('ZADD', P..'status:by:'..status, sid, sid)
-redis.call('HSET', ck, 'lastUpdate', nowIso, 'lastUpdateMs', nowMs)
-if finished == '1' then redis.call('HSET', ck, 'finished', '1') end
-if unpoll == '1' then redis.call('HSET', ck, 'pollable', '0') end
-redis.call('ZADD', P..'conv:index', nowMs, convId)
-redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)
+local field = '#'..CODE[status]
+local w = {field, sid..'|'..nowMs, 'u', nowMs, 'f', nf, 'pl', npl}
+if desc ~= '' then w[#w+1] = field..':d'; w[#w+1] = desc end
+if raw ~= '' then w[#w+1] = field..':r'; w[#w+1] = raw end
+if text ~= '' then w[#w+1] = field..':t'; w[#w+1] = text; w[#w+1] = 'lu'; w[#w+1] = text
+else redis.call('HDEL', ck, 'lu') end
+redis.call('HSET', ck, unpack(w))
+reindexConversation(P, convId, nowMs, cur[3] or '', cur[4] or 'O', f, pl, nf, npl)
+indexStatus(P, convId, status, sid, nowMs)
 return {1, sid}
+`,
+  /** The transition verdict alone, for the test that checks Lua and TypeScript agree: one verdict per ARGV[2..]. */
+  decideTransitions: `${STATUS_PRELUDE}
+local has = {}
+for name in string.gmatch(ARGV[1], '[^,]+') do has[name] = '1' end
+local out = {}
+for i = 2, #ARGV do out[#out+1] = decide(has, ARGV[i]) end
+return out
 `,
   /**
    * Registers an uploaded file (stored as dokumentnummer|primary|sealed entry): refuses when the message is gone (-1) or sent (-2), the name is taken (-3),
@@ -91,9 +108,14 @@ redis.call('HSET', key..':files', field, n..'|'..primary..'|'..sealed)
 redis.call('HSET', key, 'totalBytes', total, 'lastUpdated', nowIso, 'lastUpdatedMs', nowMs)
 if primary == '1' then redis.call('HSET', key, 'hasPrimary', '1') end
 if ARGV[10] and ARGV[10] ~= '' then
-  redis.call('HSET', key, 'arkivmelding', ARGV[10])
+  redis.call('SET', key..':ark', ARGV[10])
   local ck = P..'conv:'..redis.call('HGET', key, 'convId')
-  redis.call('HSET', ck, 'messageTitle', ARGV[11], 'messageReference', ARGV[12], 'warnings', ARGV[13])
+  local cid = redis.call('HGET', ck, 'c')
+  local w = {}
+  if ARGV[11] ~= '' then w[#w+1] = 'mt'; w[#w+1] = ARGV[11] else redis.call('HDEL', ck, 'mt') end
+  if ARGV[12] ~= cid then w[#w+1] = 'mr'; w[#w+1] = ARGV[12] else redis.call('HDEL', ck, 'mr') end
+  if ARGV[13] ~= '[]' then w[#w+1] = 'w'; w[#w+1] = ARGV[13] else redis.call('HDEL', ck, 'w') end
+  if #w > 0 then redis.call('HSET', ck, unpack(w)) end
 end
 return n
 `,
@@ -105,21 +127,215 @@ if not state then return '' end
 if state == 'created' then redis.call('HSET', key, 'state', 'queuing') end
 return state
 `,
-  /** Removes a conversation with its statuses (rollback of a half-done multipart request). */
-  purgeConversation: `
+  /** Removes an outgoing message and its index entries (conversation and statuses stay). */
+  deleteMessage: `
+local P, mid = ARGV[1], ARGV[2]
+local key = P..'out:'..mid
+local ri = redis.call('HGET', key, 'receiverIdentifier')
+redis.call('DEL', key, key..':files', key..':sbd', key..':ark')
+redis.call('ZREM', P..'out:index', mid)
+if ri then redis.call('ZREM', P..'out:rcv:'..ri, mid) end
+return 1
+`,
+  /** Removes a conversation with its statuses and index entries (rollback of a half-done multipart request). */
+  purgeConversation: `${STATUS_PRELUDE}
 local P, convId, mid = ARGV[1], ARGV[2], ARGV[3]
 local ck = P..'conv:'..convId
-local cid = redis.call('HGET', ck, 'conversationId')
-local st = redis.call('HGETALL', ck..':status')
-for i = 1, #st, 2 do
-  local sid = st[i+1]
-  redis.call('DEL', P..'status:'..sid)
-  redis.call('ZREM', P..'status:index', sid)
-  redis.call('ZREM', P..'status:by:'..st[i], sid)
+local c = redis.call('HMGET', ck, 'c', 'ri', 'dir', 'f', 'pl')
+local has = statusesIn(redis.call('HMGET', ck, unpack(STATUS_FIELDS)))
+for name, v in pairs(has) do
+  local sid = string.match(v, '^(%d+)')
+  redis.call('ZREM', P..'status:index', convId..':'..CODE[name])
+  redis.call('ZREM', P..'status:at', convId..':'..CODE[name])
+  redis.call('ZREM', P..'status:by:'..name, convId)
 end
-redis.call('DEL', ck, ck..':status', P..'conv:mid:'..mid)
-if cid then redis.call('SREM', P..'conv:cid:'..cid, convId) end
+redis.call('DEL', ck, P..'conv:mid:'..mid)
+if c[1] then redis.call('SREM', P..'conv:cid:'..c[1], convId) end
 redis.call('ZREM', P..'conv:index', convId)
+if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2], convId) end
+redis.call('ZREM', P..'conv:st:'..(c[3] or 'O')..(c[4] or '0')..(c[5] or '0'), convId)
 return 1
+`,
+  /** One page of conversations with their hashes: see PAGE_PRELUDE for the query. */
+  conversationPage: `${STATUS_PRELUDE}
+local P, q = ARGV[1], cjson.decode(ARGV[2])
+local cands
+if q.kind == 'mid' then
+  local id = redis.call('GET', P..'conv:mid:'..q.value)
+  cands = id and {id} or {}
+elseif q.kind == 'cid' then
+  cands = redis.call('SMEMBERS', P..'conv:cid:'..q.value)
+end
+local keys = {}
+for i, k in ipairs(q.keys or {}) do keys[i] = P..k end
+local total, ids
+local function keep(id)
+  if #q.eq == 0 and not cands then return true end
+  local ck = P..'conv:'..id
+  local fields = {'u'}
+  for i, e in ipairs(q.eq) do fields[i+1] = e[1] end
+  local fallbacks = {}
+  for i, e in ipairs(q.eq) do if e[1] == 'mr' then fields[#fields+1] = 'c'; fallbacks[i] = #fields end end
+  local v = redis.call('HMGET', ck, unpack(fields))
+  if not v[1] then return false end
+  if cands then
+    local u = tonumber(v[1])
+    if q.min ~= '-inf' and u < tonumber(q.min) then return false end
+    if q.max ~= '+inf' and u > tonumber(q.max) then return false end
+  end
+  for i, e in ipairs(q.eq) do
+    local have = v[i+1]
+    if not have then have = fallbacks[i] and v[fallbacks[i]] or (e[3] or '') end
+    if have ~= e[2] then return false end
+  end
+  return true
+end
+if not cands and #q.eq == 0 and not q.byId then
+  total, ids = zpage(keys, q.min, q.max, q.rev, q.off, q.cnt)
+else
+  local rows = {}
+  if cands then
+    for _, id in ipairs(cands) do
+      if keep(id) then rows[#rows+1] = {tonumber(redis.call('HGET', P..'conv:'..id, 'u')), id} end
+    end
+  else
+    for _, r in ipairs(zcollect(keys, q.min, q.max)) do if keep(r[2]) then rows[#rows+1] = r end end
+  end
+  total = #rows
+  if q.byId then
+    table.sort(rows, function(a, b) if q.rev then return tonumber(a[2]) > tonumber(b[2]) end return tonumber(a[2]) < tonumber(b[2]) end)
+  else sortRows(rows, q.rev) end
+  ids = {}
+  for i = q.off + 1, math.min(q.off + q.cnt, #rows) do ids[#ids+1] = rows[i][2] end
+end
+local out = {total}
+for _, id in ipairs(ids) do
+  out[#out+1] = id
+  out[#out+1] = redis.call('HGETALL', P..'conv:'..id)
+end
+return out
+`,
+  /** One page of statuses: {total, then per status sid, convId, status code, sid|ms, conversationId, messageId, description, raw receipt, text}. */
+  statusPage: `${STATUS_PRELUDE}
+local P, q = ARGV[1], cjson.decode(ARGV[2])
+local function row(convId, code)
+  local f = '#'..code
+  local v = redis.call('HMGET', P..'conv:'..convId, f, 'c', 'm', f..':d', f..':r', f..':t')
+  if not v[1] then return nil end
+  local sid, ms = string.match(v[1], '^(%d+)|(%d+)')
+  return {tonumber(sid), tonumber(ms), convId, code, v[2], v[3], v[4] or '', v[5] or '', v[6] or ''}
+end
+local function member(m)
+  local convId, code = string.match(m, '^(%d+):(%a)$')
+  return convId, code
+end
+local total, rows
+if q.kind == 'index' and #q.eq == 0 then
+  -- Sorted by id straight from the index: O(log n + page).
+  local key = P..(q.status and ('status:by:'..q.status) or 'status:index')
+  total = redis.call('ZCARD', key)
+  local ms = q.rev and redis.call('ZRANGE', key, q.off, q.off + q.cnt - 1, 'REV') or redis.call('ZRANGE', key, q.off, q.off + q.cnt - 1)
+  rows = {}
+  for _, m in ipairs(ms) do
+    local convId, code = m, CODE[q.status or '']
+    if not q.status then convId, code = member(m) end
+    local r = row(convId, code)
+    if r then rows[#rows+1] = r end
+  end
+else
+  local all = {}
+  local function add(convId, code) local r = row(convId, code) if r then all[#all+1] = r end end
+  if q.kind == 'id' then
+    for _, m in ipairs(redis.call('ZRANGE', P..'status:index', q.value, q.value, 'BYSCORE')) do add(member(m)) end
+  elseif q.kind == 'mid' or q.kind == 'cid' then
+    local convs
+    if q.kind == 'mid' then
+      local id = redis.call('GET', P..'conv:mid:'..q.value)
+      convs = id and {id} or {}
+    else convs = redis.call('SMEMBERS', P..'conv:cid:'..q.value) end
+    for _, convId in ipairs(convs) do
+      local v = redis.call('HMGET', P..'conv:'..convId, unpack(STATUS_FIELDS))
+      for i, name in ipairs(STATUS_ORDER) do if v[i] then add(convId, CODE[name]) end end
+    end
+  elseif q.kind == 'range' then
+    for _, m in ipairs(redis.call('ZRANGE', P..'status:at', q.min, q.max, 'BYSCORE')) do add(member(m)) end
+  elseif q.status then
+    for _, convId in ipairs(redis.call('ZRANGE', P..'status:by:'..q.status, 0, -1)) do add(convId, CODE[q.status]) end
+  else
+    for _, m in ipairs(redis.call('ZRANGE', P..'status:index', 0, -1)) do add(member(m)) end
+  end
+  local code = q.status and CODE[q.status]
+  local lo, hi = tonumber(q.from), tonumber(q.to)
+  rows = {}
+  for _, r in ipairs(all) do
+    local ok = (not code or r[4] == code) and (not lo or (r[2] >= lo and r[2] <= hi))
+    for _, e in ipairs(q.eq) do
+      if (e[1] == 'c' and r[5] ~= e[2]) or (e[1] == 'm' and r[6] ~= e[2]) then ok = false end
+    end
+    if ok then rows[#rows+1] = r end
+  end
+  total = #rows
+  table.sort(rows, function(a, b)
+    if q.byMs and a[2] ~= b[2] then if q.rev then return a[2] > b[2] end return a[2] < b[2] end
+    if q.rev then return a[1] > b[1] end
+    return a[1] < b[1]
+  end)
+  local page = {}
+  for i = q.off + 1, math.min(q.off + q.cnt, #rows) do page[#page+1] = rows[i] end
+  rows = page
+end
+local out = {total}
+for _, r in ipairs(rows) do
+  for i = 1, 9 do out[#out+1] = tostring(r[i]) end
+end
+return out
+`,
+  /** One page of outgoing messages: {total, then per message its id and META fields (ARGV[3..])}. */
+  messagePage: `${STATUS_PRELUDE}
+local P, q = ARGV[1], cjson.decode(ARGV[2])
+local meta = {}
+for i = 3, #ARGV do meta[#meta+1] = ARGV[i] end
+local key = P..(q.receiver and ('out:rcv:'..q.receiver) or 'out:index')
+local total, ids
+if q.mid then
+  ids = {}
+  if redis.call('EXISTS', P..'out:'..q.mid) == 1 then ids[1] = q.mid end
+end
+local sortField = q.sort
+if not ids and #q.eq == 0 and not sortField then
+  total, ids = zpage({key}, '-inf', '+inf', false, q.off, q.cnt)
+else
+  local rows = {}
+  local cands = ids and {} or zcollect({key}, '-inf', '+inf')
+  if ids then for _, id in ipairs(ids) do cands[#cands+1] = {0, id} end end
+  local fields = {}
+  for i, e in ipairs(q.eq) do fields[i] = e[1] end
+  if sortField then fields[#fields+1] = sortField end
+  for _, r in ipairs(cands) do
+    local ok, v = true, (#fields > 0) and redis.call('HMGET', P..'out:'..r[2], unpack(fields)) or {}
+    for i, e in ipairs(q.eq) do if v[i] ~= e[2] then ok = false end end
+    if ok then
+      local k = r[1]
+      if sortField then k = v[#fields] or '' end
+      if sortField == 'lastUpdatedMs' then k = tonumber(k) or 0 end
+      rows[#rows+1] = {k, r[2], #rows}
+    end
+  end
+  total = #rows
+  if sortField then
+    table.sort(rows, function(a, b)
+      if a[1] ~= b[1] then if q.rev then return a[1] > b[1] end return a[1] < b[1] end
+      return a[3] < b[3]
+    end)
+  end
+  ids = {}
+  for i = q.off + 1, math.min(q.off + q.cnt, #rows) do ids[#ids+1] = rows[i][2] end
+end
+local out = {total}
+for _, id in ipairs(ids) do
+  out[#out+1] = id
+  out[#out+1] = redis.call('HMGET', P..'out:'..id, unpack(meta))
+end
+return out
 `,
 } as const;

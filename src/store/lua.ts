@@ -1,0 +1,159 @@
+import {
+  ALLOWED_AFTER,
+  BLOCKED_BY,
+  conversationEffects,
+  FINAL,
+  STATUSES,
+  type Status,
+} from '../domain/status.js';
+
+/**
+ * Redis layout (every key under the configured prefix):
+ *
+ * - `conv:{id}` hash: one conversation with its statuses. Short field names keep the hash small (the API output
+ *   is unchanged): c conversationId, m messageId, s sender, si senderIdentifier, r receiver, ri receiverIdentifier,
+ *   p processIdentifier, d documentIdentifier, mr messageReference (only when it differs from c), mt messageTitle
+ *   (only when not empty), u lastUpdate in epoch ms, lu lastUpdate text (only when it is not u in Oslo time),
+ *   e expiry, dir O|I, sv serviceIdentifier, f finished, pl pollable, w warnings JSON (only when not empty),
+ *   x externalSystemReference. Each status is `#{code}` = `{statusId}|{ms}`, with `#{code}:d` description,
+ *   `#{code}:r` raw receipt and `#{code}:t` lastUpdate text when given.
+ * - `conv:mid:{messageId}` → conversation id; `conv:cid:{conversationId}` set of conversation ids.
+ * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:index` (all),
+ *   `conv:rcv:{receiverIdentifier}`, and `conv:st:{dir}{finished}{pollable}` (exactly one per conversation, so
+ *   direction, finished and pollable filters are unions of up to four of them).
+ * - Status indexes: `status:index` (score statusId, member `{convId}:{code}`), `status:by:{STATUS}` (score
+ *   statusId, member convId) and `status:at` (score ms, member `{convId}:{code}`).
+ * - `status:events` stream: `{ statusId }` for every new status.
+ * - `out:{messageId}` hash (routing facts), `out:{messageId}:sbd` (sealed SBD), `out:{messageId}:ark` (sealed
+ *   arkivmelding summary), `out:{messageId}:files`; indexes `out:index` and `out:rcv:{receiverIdentifier}`
+ *   scored by creation ms.
+ */
+
+/** One letter per status, for the hash fields of a conversation and the index members. */
+export const STATUS_CODE: Readonly<Record<Status, string>> = {
+  OPPRETTET: 'O',
+  SENDT: 'S',
+  MOTTATT: 'M',
+  LEVERT: 'L',
+  LEST: 'R',
+  FEIL: 'F',
+  ANNET: 'A',
+  INNKOMMENDE_MOTTATT: 'I',
+  INNKOMMENDE_LEVERT: 'J',
+  LEVETID_UTLOPT: 'X',
+};
+export const STATUS_OF_CODE: Readonly<Record<string, Status>> = Object.fromEntries(
+  STATUSES.map((s) => [STATUS_CODE[s], s]),
+);
+
+const lit = (s: string) => `'${s}'`;
+const set = (items: readonly (string | null)[]) =>
+  `{${items.map((i) => `[${lit(i ?? '')}]=true`).join(', ')}}`;
+
+/** The transition table and effects from src/domain/status.ts, written as Lua (the one source stays in TS). */
+function tables(): string {
+  const allowed = STATUSES.map((s) => `${s}=${set(ALLOWED_AFTER[s])}`).join(',\n  ');
+  const blocked = STATUSES.filter((s) => BLOCKED_BY[s])
+    .map((s) => `${s}=${set(BLOCKED_BY[s]!)}`)
+    .join(', ');
+  const effects = STATUSES.map((s) => {
+    const fx = conversationEffects(s);
+    return `${s}={f=${fx.finished === true}, unpoll=${fx.pollable === false}}`;
+  }).join(',\n  ');
+  return `
+local STATUS_ORDER = {${STATUSES.map(lit).join(', ')}}
+local CODE = {${STATUSES.map((s) => `${s}=${lit(STATUS_CODE[s])}`).join(', ')}}
+local STATUS_FIELDS = {${STATUSES.map((s) => lit(`#${STATUS_CODE[s]}`)).join(', ')}}
+local ALLOWED = {
+  ${allowed}
+}
+local FINAL = ${set(FINAL)}
+local BLOCKED = {${blocked}}
+local EFFECTS = {
+  ${effects}
+}`;
+}
+
+const FUNCTIONS = `
+-- has: status name -> stored value; the same rules as transition() in src/domain/status.ts.
+local function decide(has, nxt)
+  if not ALLOWED[nxt] then return 'refused' end
+  if has[nxt] then return 'duplicate' end
+  local any = false
+  for s in pairs(has) do
+    any = true
+    if FINAL[s] then return 'refused' end
+  end
+  local b = BLOCKED[nxt]
+  if b then for s in pairs(has) do if b[s] then return 'refused' end end end
+  local a = ALLOWED[nxt]
+  if not any then return a[''] and 'new' or 'refused' end
+  for s in pairs(has) do if a[s] then return 'new' end end
+  return 'refused'
+end
+
+local function statusesIn(values)
+  local has = {}
+  for i, name in ipairs(STATUS_ORDER) do if values[i] then has[name] = values[i] end end
+  return has
+end
+
+local function reindexConversation(P, convId, ms, ri, dir, oldF, oldPl, f, pl)
+  redis.call('ZADD', P..'conv:index', ms, convId)
+  if ri ~= '' then redis.call('ZADD', P..'conv:rcv:'..ri, ms, convId) end
+  if oldF and (oldF ~= f or oldPl ~= pl) then redis.call('ZREM', P..'conv:st:'..dir..oldF..oldPl, convId) end
+  redis.call('ZADD', P..'conv:st:'..dir..f..pl, ms, convId)
+end
+
+local function indexStatus(P, convId, name, sid, ms)
+  local m = convId..':'..CODE[name]
+  redis.call('ZADD', P..'status:index', sid, m)
+  redis.call('ZADD', P..'status:by:'..name, sid, convId)
+  redis.call('ZADD', P..'status:at', ms, m)
+  redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)
+end
+
+-- Rows are {score, member}; ordered by score, then member bytes (Redis's own order), reversed for desc.
+local function sortRows(rows, rev)
+  table.sort(rows, function(a, b)
+    if a[1] ~= b[1] then if rev then return a[1] > b[1] end return a[1] < b[1] end
+    if rev then return a[2] > b[2] end
+    return a[2] < b[2]
+  end)
+end
+
+-- Every member of the keys within [min, max], as rows.
+local function zcollect(keys, min, max)
+  local rows = {}
+  for _, k in ipairs(keys) do
+    local r = redis.call('ZRANGE', k, min, max, 'BYSCORE', 'WITHSCORES')
+    for i = 1, #r, 2 do rows[#rows+1] = {tonumber(r[i+1]), r[i]} end
+  end
+  return rows
+end
+
+-- A page over the union of sorted sets (disjoint members) within [min, max]: the count is O(log n) per key,
+-- the page reads at most off + cnt members per key.
+local function zpage(keys, min, max, rev, off, cnt)
+  local total = 0
+  for _, k in ipairs(keys) do total = total + redis.call('ZCOUNT', k, min, max) end
+  if #keys == 1 then
+    if rev then return total, redis.call('ZRANGE', keys[1], max, min, 'BYSCORE', 'REV', 'LIMIT', off, cnt) end
+    return total, redis.call('ZRANGE', keys[1], min, max, 'BYSCORE', 'LIMIT', off, cnt)
+  end
+  local rows = {}
+  for _, k in ipairs(keys) do
+    local r
+    if rev then r = redis.call('ZRANGE', k, max, min, 'BYSCORE', 'REV', 'LIMIT', 0, off + cnt, 'WITHSCORES')
+    else r = redis.call('ZRANGE', k, min, max, 'BYSCORE', 'LIMIT', 0, off + cnt, 'WITHSCORES') end
+    for i = 1, #r, 2 do rows[#rows+1] = {tonumber(r[i+1]), r[i]} end
+  end
+  sortRows(rows, rev)
+  local ids = {}
+  for i = off + 1, math.min(off + cnt, #rows) do ids[#ids+1] = rows[i][2] end
+  return total, ids
+end
+`;
+
+/** Prepended to every script that reads or writes statuses or pages. */
+export const STATUS_PRELUDE = `${tables()}\n${FUNCTIONS}`;
