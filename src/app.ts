@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
@@ -15,6 +14,7 @@ import { registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { createSendQueue, type SendJobData } from './queues/send-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
+import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesOutRoutes } from './routes/messages-out.js';
 import { statusAndConversationRoutes } from './routes/status-and-conversations.js';
@@ -121,7 +121,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/api-docs' });
+  await app.register(docsRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const routeDeps: RouteDeps = { config, store, outgoing, addressService, queue };

@@ -1,6 +1,7 @@
 /** Date-times as the reference writes them: ISO-8601 with offset (Europe/Oslo for our own clock), `Z` for UTC. */
 const OSLO = 'Europe/Oslo';
-const offsetFmt = new Intl.DateTimeFormat('en-US', { timeZone: OSLO, timeZoneName: 'longOffset' });
+/** Built on first use: creating it loads time-zone data, which start-up does not need. */
+let offsetFmt: Intl.DateTimeFormat | undefined;
 
 const offsetByHour = new Map<number, number>();
 
@@ -16,6 +17,7 @@ export function osloOffsetMinutes(at: Date): number {
 }
 
 function computeOffset(at: Date): number {
+  offsetFmt ??= new Intl.DateTimeFormat('en-US', { timeZone: OSLO, timeZoneName: 'longOffset' });
   const part = offsetFmt.formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
   const m = /GMT([+-])(\d{2}):(\d{2})/.exec(part);
   if (!m) return 0;
