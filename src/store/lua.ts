@@ -11,8 +11,9 @@ import {
  * Redis layout (every key under the configured prefix):
  *
  * - `conv:{id}` hash: one conversation with its statuses. Short field names keep the hash small (the API output
- *   is unchanged): c conversationId, m messageId, s sender, si senderIdentifier, r receiver, ri receiverIdentifier,
- *   p processIdentifier, d documentIdentifier, mr messageReference (only when it differs from c), mt messageTitle
+ *   is unchanged): c conversationId, m messageId, si senderIdentifier, ri receiverIdentifier, s sender and r receiver
+ *   (only when not `0192:` + the identifier), p processIdentifier and d documentIdentifier (common URN starts packed
+ *   as \x01 + a digit, see store.ts), mr messageReference (only when it differs from c), mt messageTitle
  *   (only when not empty), u lastUpdate in epoch ms, lu lastUpdate text (only when it is not u in Oslo time),
  *   e expiry, dir O|I, sv serviceIdentifier, f finished, pl pollable, w warnings JSON (only when not empty),
  *   x externalSystemReference. Each status is `#{code}` = `{statusId}|{ms}`, with `#{code}:d` description,
@@ -21,8 +22,9 @@ import {
  * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:index` (all),
  *   `conv:rcv:{receiverIdentifier}`, and `conv:st:{dir}{finished}{pollable}` (exactly one per conversation, so
  *   direction, finished and pollable filters are unions of up to four of them).
- * - Status indexes: `status:index` (score statusId, member `{convId}:{code}`), `status:by:{STATUS}` (score
- *   statusId, member convId) and `status:at` (score ms, member `{convId}:{code}`).
+ * - Status index: `status:by:{STATUS}` (score statusId, member convId). All statuses in id order are the union
+ *   of the ten; a page finds its first id by bisection over their counts. A time range reads the conversations
+ *   updated since its start (`conv:index`), which hold every status written in it.
  * - `status:events` stream: `{ statusId }` for every new status.
  * - `out:{messageId}` hash (routing facts), `out:{messageId}:sbd` (sealed SBD), `out:{messageId}:ark` (sealed
  *   arkivmelding summary), `out:{messageId}:files`; indexes `out:index` and `out:rcv:{receiverIdentifier}`
@@ -105,11 +107,8 @@ local function reindexConversation(P, convId, ms, ri, dir, oldF, oldPl, f, pl)
   redis.call('ZADD', P..'conv:st:'..dir..f..pl, ms, convId)
 end
 
-local function indexStatus(P, convId, name, sid, ms)
-  local m = convId..':'..CODE[name]
-  redis.call('ZADD', P..'status:index', sid, m)
+local function indexStatus(P, convId, name, sid)
   redis.call('ZADD', P..'status:by:'..name, sid, convId)
-  redis.call('ZADD', P..'status:at', ms, m)
   redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)
 end
 

@@ -37,7 +37,7 @@ redis.call('HSET', P..'conv:'..convId, unpack(conv))
 redis.call('SET', P..'conv:mid:'..mid, convId)
 redis.call('SADD', P..'conv:cid:'..cid, convId)
 reindexConversation(P, convId, nowMs, ri, 'O', nil, nil, '0', '0')
-indexStatus(P, convId, 'OPPRETTET', sid, nowMs)
+indexStatus(P, convId, 'OPPRETTET', sid)
 local msg = cjson.decode(ARGV[4])
 msg[#msg+1] = 'convId'; msg[#msg+1] = convId
 redis.call('HSET', P..'out:'..mid, unpack(msg))
@@ -76,7 +76,7 @@ if text ~= '' then w[#w+1] = field..':t'; w[#w+1] = text; w[#w+1] = 'lu'; w[#w+1
 else redis.call('HDEL', ck, 'lu') end
 redis.call('HSET', ck, unpack(w))
 reindexConversation(P, convId, nowMs, cur[3] or '', cur[4] or 'O', f, pl, nf, npl)
-indexStatus(P, convId, status, sid, nowMs)
+indexStatus(P, convId, status, sid)
 return {1, sid}
 `,
   /** The transition verdict alone, for the test that checks Lua and TypeScript agree: one verdict per ARGV[2..]. */
@@ -143,12 +143,7 @@ local P, convId, mid = ARGV[1], ARGV[2], ARGV[3]
 local ck = P..'conv:'..convId
 local c = redis.call('HMGET', ck, 'c', 'ri', 'dir', 'f', 'pl')
 local has = statusesIn(redis.call('HMGET', ck, unpack(STATUS_FIELDS)))
-for name, v in pairs(has) do
-  local sid = string.match(v, '^(%d+)')
-  redis.call('ZREM', P..'status:index', convId..':'..CODE[name])
-  redis.call('ZREM', P..'status:at', convId..':'..CODE[name])
-  redis.call('ZREM', P..'status:by:'..name, convId)
-end
+for name in pairs(has) do redis.call('ZREM', P..'status:by:'..name, convId) end
 redis.call('DEL', ck, P..'conv:mid:'..mid)
 if c[1] then redis.call('SREM', P..'conv:cid:'..c[1], convId) end
 redis.call('ZREM', P..'conv:index', convId)
@@ -169,14 +164,18 @@ end
 local keys = {}
 for i, k in ipairs(q.keys or {}) do keys[i] = P..k end
 local total, ids
+-- Fields left out of the hash when they follow from another: messageReference = conversationId,
+-- sender / receiver = 0192:{identifier}.
+local DERIVED = {mr = {'c', ''}, s = {'si', '0192:'}, r = {'ri', '0192:'}}
 local function keep(id)
   if #q.eq == 0 and not cands then return true end
-  local ck = P..'conv:'..id
   local fields = {'u'}
   for i, e in ipairs(q.eq) do fields[i+1] = e[1] end
-  local fallbacks = {}
-  for i, e in ipairs(q.eq) do if e[1] == 'mr' then fields[#fields+1] = 'c'; fallbacks[i] = #fields end end
-  local v = redis.call('HMGET', ck, unpack(fields))
+  local from = {}
+  for i, e in ipairs(q.eq) do
+    if DERIVED[e[1]] then fields[#fields+1] = DERIVED[e[1]][1]; from[i] = #fields end
+  end
+  local v = redis.call('HMGET', P..'conv:'..id, unpack(fields))
   if not v[1] then return false end
   if cands then
     local u = tonumber(v[1])
@@ -185,7 +184,9 @@ local function keep(id)
   end
   for i, e in ipairs(q.eq) do
     local have = v[i+1]
-    if not have then have = fallbacks[i] and v[fallbacks[i]] or (e[3] or '') end
+    if not have then
+      if from[i] then have = DERIVED[e[1]][2]..(v[from[i]] or '') else have = e[3] or '' end
+    end
     if have ~= e[2] then return false end
   end
   return true
@@ -225,44 +226,74 @@ local function row(convId, code)
   local sid, ms = string.match(v[1], '^(%d+)|(%d+)')
   return {tonumber(sid), tonumber(ms), convId, code, v[2], v[3], v[4] or '', v[5] or '', v[6] or ''}
 end
-local function member(m)
-  local convId, code = string.match(m, '^(%d+):(%a)$')
-  return convId, code
-end
+local names = q.status and {q.status} or STATUS_ORDER
+local keys = {}
+for i, name in ipairs(names) do keys[i] = P..'status:by:'..name end
 local total, rows
-if q.kind == 'index' and #q.eq == 0 then
-  -- Sorted by id straight from the index: O(log n + page).
-  local key = P..(q.status and ('status:by:'..q.status) or 'status:index')
-  total = redis.call('ZCARD', key)
-  local ms = q.rev and redis.call('ZRANGE', key, q.off, q.off + q.cnt - 1, 'REV') or redis.call('ZRANGE', key, q.off, q.off + q.cnt - 1)
+if q.kind == 'index' then
+  -- In id order from the per-status indexes: O(log n) per index to count and to find the page's first id.
+  total = 0
+  for _, k in ipairs(keys) do total = total + redis.call('ZCARD', k) end
+  local entries = {}
+  if #keys == 1 then
+    local ms = q.rev and redis.call('ZRANGE', keys[1], q.off, q.off + q.cnt - 1, 'REV', 'WITHSCORES')
+      or redis.call('ZRANGE', keys[1], q.off, q.off + q.cnt - 1, 'WITHSCORES')
+    for i = 1, #ms, 2 do entries[#entries+1] = {tonumber(ms[i+1]), ms[i], CODE[names[1]]} end
+  elseif q.off < total then
+    local function count(s)
+      local n = 0
+      for _, k in ipairs(keys) do
+        if q.rev then n = n + redis.call('ZCOUNT', k, s, '+inf') else n = n + redis.call('ZCOUNT', k, '-inf', s) end
+      end
+      return n
+    end
+    local lo, hi = 1, tonumber(redis.call('GET', P..'seq:status') or '0')
+    while lo < hi do
+      if q.rev then
+        local mid = math.ceil((lo + hi) / 2)
+        if count(mid) >= q.off + 1 then lo = mid else hi = mid - 1 end
+      else
+        local mid = math.floor((lo + hi) / 2)
+        if count(mid) >= q.off + 1 then hi = mid else lo = mid + 1 end
+      end
+    end
+    for i, k in ipairs(keys) do
+      local r = q.rev and redis.call('ZRANGE', k, lo, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, q.cnt, 'WITHSCORES')
+        or redis.call('ZRANGE', k, lo, '+inf', 'BYSCORE', 'LIMIT', 0, q.cnt, 'WITHSCORES')
+      for j = 1, #r, 2 do entries[#entries+1] = {tonumber(r[j+1]), r[j], CODE[names[i]]} end
+    end
+    table.sort(entries, function(a, b) if q.rev then return a[1] > b[1] end return a[1] < b[1] end)
+  end
   rows = {}
-  for _, m in ipairs(ms) do
-    local convId, code = m, CODE[q.status or '']
-    if not q.status then convId, code = member(m) end
-    local r = row(convId, code)
+  for i = 1, math.min(q.cnt, #entries) do
+    local r = row(entries[i][2], entries[i][3])
     if r then rows[#rows+1] = r end
   end
 else
   local all = {}
   local function add(convId, code) local r = row(convId, code) if r then all[#all+1] = r end end
-  if q.kind == 'id' then
-    for _, m in ipairs(redis.call('ZRANGE', P..'status:index', q.value, q.value, 'BYSCORE')) do add(member(m)) end
-  elseif q.kind == 'mid' or q.kind == 'cid' then
-    local convs
-    if q.kind == 'mid' then
-      local id = redis.call('GET', P..'conv:mid:'..q.value)
-      convs = id and {id} or {}
-    else convs = redis.call('SMEMBERS', P..'conv:cid:'..q.value) end
+  local function addAllOf(convs)
     for _, convId in ipairs(convs) do
       local v = redis.call('HMGET', P..'conv:'..convId, unpack(STATUS_FIELDS))
       for i, name in ipairs(STATUS_ORDER) do if v[i] then add(convId, CODE[name]) end end
     end
+  end
+  if q.kind == 'id' then
+    for i, k in ipairs(keys) do
+      for _, convId in ipairs(redis.call('ZRANGE', k, q.value, q.value, 'BYSCORE')) do add(convId, CODE[names[i]]) end
+    end
+  elseif q.kind == 'mid' then
+    local id = redis.call('GET', P..'conv:mid:'..q.value)
+    addAllOf(id and {id} or {})
+  elseif q.kind == 'cid' then
+    addAllOf(redis.call('SMEMBERS', P..'conv:cid:'..q.value))
   elseif q.kind == 'range' then
-    for _, m in ipairs(redis.call('ZRANGE', P..'status:at', q.min, q.max, 'BYSCORE')) do add(member(m)) end
-  elseif q.status then
-    for _, convId in ipairs(redis.call('ZRANGE', P..'status:by:'..q.status, 0, -1)) do add(convId, CODE[q.status]) end
+    -- A status written at t leaves its conversation's lastUpdate at t or later.
+    addAllOf(redis.call('ZRANGE', P..'conv:index', q.from, '+inf', 'BYSCORE'))
   else
-    for _, m in ipairs(redis.call('ZRANGE', P..'status:index', 0, -1)) do add(member(m)) end
+    for i, k in ipairs(keys) do
+      for _, convId in ipairs(redis.call('ZRANGE', k, 0, -1)) do add(convId, CODE[names[i]]) end
+    end
   end
   local code = q.status and CODE[q.status]
   local lo, hi = tonumber(q.from), tonumber(q.to)

@@ -128,15 +128,22 @@ const range = (ms: number | undefined, open: string) => (ms === undefined ? open
 const CONV_FIELD = {
   conversationId: 'c',
   messageId: 'm',
-  sender: 's',
   senderIdentifier: 'si',
-  receiver: 'r',
   receiverIdentifier: 'ri',
-  processIdentifier: 'p',
-  documentIdentifier: 'd',
   expiry: 'e',
   serviceIdentifier: 'sv',
 } as const satisfies Partial<Record<keyof ConversationRecord, string>>;
+
+/** Identifiers are kept without the ICD prefix they almost always carry. */
+const ICD = '0192:';
+/** Common starts of process and document identifiers, kept as one control character and a digit. */
+const URN_PREFIXES = ['urn:no:difi:profile:arkivmelding:', 'urn:no:difi:arkivmelding:xsd::', 'urn:no:difi:'];
+const packUrn = (v: string) => {
+  const i = URN_PREFIXES.findIndex((p) => v.startsWith(p));
+  return i < 0 ? v : `\u0001${i}${v.slice(URN_PREFIXES[i]!.length)}`;
+};
+const unpackUrn = (v: string | undefined) =>
+  v?.startsWith('\u0001') ? `${URN_PREFIXES[Number(v[1])] ?? ''}${v.slice(2)}` : (v ?? '');
 
 /** A new conversation as the flat field list of its hash (statuses are added by the scripts). */
 export function encodeConversation(
@@ -144,6 +151,9 @@ export function encodeConversation(
 ): string[] {
   const out: string[] = [];
   for (const [name, short] of Object.entries(CONV_FIELD)) out.push(short, c[name as keyof typeof CONV_FIELD]);
+  if (c.sender !== ICD + c.senderIdentifier) out.push('s', c.sender);
+  if (c.receiver !== ICD + c.receiverIdentifier) out.push('r', c.receiver);
+  out.push('p', packUrn(c.processIdentifier), 'd', packUrn(c.documentIdentifier));
   if (c.messageReference !== c.conversationId) out.push('mr', c.messageReference);
   if (c.messageTitle) out.push('mt', c.messageTitle);
   out.push('u', String(c.lastUpdateMs));
@@ -168,12 +178,12 @@ function decodeConversation(id: number, h: Record<string, string>): Conversation
     id,
     conversationId: h.c,
     messageId: h.m ?? '',
-    sender: h.s ?? '',
+    sender: h.s ?? ICD + (h.si ?? ''),
     senderIdentifier: h.si ?? '',
-    receiver: h.r ?? '',
+    receiver: h.r ?? ICD + (h.ri ?? ''),
     receiverIdentifier: h.ri ?? '',
-    processIdentifier: h.p ?? '',
-    documentIdentifier: h.d ?? '',
+    processIdentifier: unpackUrn(h.p),
+    documentIdentifier: unpackUrn(h.d),
     messageReference: h.mr ?? h.c,
     messageTitle: h.mt ?? '',
     lastUpdate: h.lu ?? formatOslo(new Date(ms)),
@@ -410,8 +420,8 @@ export class Store {
 
   /**
    * One page of statuses in one round trip. Sorted by id with no filter or by status only, it pages straight from
-   * the index; by message, conversation or id it reads those conversations; a time range reads the
-   * `status:at` index within the range.
+   * the per-status indexes; by message or conversation it reads those conversations; a time range reads the
+   * conversations updated since its start; sorted by lastUpdate without a filter, it reads every status.
    */
   async listStatuses(f: StatusFilter, p: Paging): Promise<{ items: StatusRecord[]; total: number }> {
     const useRange = f.fromMs !== undefined && f.toMs !== undefined;

@@ -72,6 +72,7 @@ describe('conversations', () => {
       (m) => m.finished && m.lastUpdateMs < osloDayStart(2026, 1, 11),
     ],
     ['sender=0192:910077473&sort=id,asc', () => true, 'id-asc'],
+    ['receiver=0192:910229028&finished=false', (m) => m.receiverIdentifier === '910229028' && !m.finished],
     ['senderIdentifier=999999999', () => false],
   ];
 
