@@ -69,6 +69,9 @@ async function measure(
   };
 }
 
+const MESSAGE_HASH = 'outgoing message hash + indexes';
+const MESSAGE_SBD = 'outgoing message sealed SBD';
+
 /** Which part of the data a key belongs to, for the memory breakdown. */
 function groupOf(key: string, prefix: string): string {
   const k = key.slice(prefix.length);
@@ -78,7 +81,7 @@ function groupOf(key: string, prefix: string): string {
       : 'message SBD / files';
   if (k === 'status:events') return 'status:events stream';
   if (/^conv:\d+$/.test(k)) return 'conversation hash (with statuses)';
-  if (k.startsWith('conv:mid:') || k.startsWith('conv:cid:')) return 'messageId / conversationId lookups';
+  if (k.startsWith('conv:m:') || k.startsWith('conv:c:')) return 'messageId / conversationId lookups';
   if (k.startsWith('conv:') || k.startsWith('status:')) return 'list indexes';
   return 'other';
 }
@@ -128,7 +131,7 @@ export async function runLists(opts: {
     const groups = await memoryOf(redis, prefix);
     const total = [...groups.values()].reduce((n, g) => n + g.bytes, 0);
     const messageBytes = [...groups]
-      .filter(([g]) => g.startsWith('message'))
+      .filter(([g]) => g === MESSAGE_HASH || g === MESSAGE_SBD)
       .reduce((n, [, g]) => n + g.bytes, 0);
 
     opts.log('bench lists: request latencies against the service ...');

@@ -18,7 +18,8 @@ import {
  *   e expiry, dir O|I, sv serviceIdentifier, f finished, pl pollable, w warnings JSON (only when not empty),
  *   x externalSystemReference. Each status is `#{code}` = `{statusId}|{ms}`, with `#{code}:d` description,
  *   `#{code}:r` raw receipt and `#{code}:t` lastUpdate text when given.
- * - `conv:mid:{messageId}` → conversation id; `conv:cid:{conversationId}` set of conversation ids.
+ * - Lookups in hashes bucketed by the last three characters of the id (small hashes stay compact listpacks):
+ *   `conv:m:{bucket}` messageId → conversation id, `conv:c:{bucket}` conversationId → conversation ids (`1,7`).
  * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:index` (all),
  *   `conv:rcv:{receiverIdentifier}`, and `conv:st:{dir}{finished}{pollable}` (exactly one per conversation, so
  *   direction, finished and pollable filters are unions of up to four of them).
@@ -98,6 +99,30 @@ local function statusesIn(values)
   local has = {}
   for i, name in ipairs(STATUS_ORDER) do if values[i] then has[name] = values[i] end end
   return has
+end
+
+local function bucket(id) return string.sub(id, -3) end
+
+local function convOfMessage(P, mid) return redis.call('HGET', P..'conv:m:'..bucket(mid), mid) end
+
+local function convsOfConversation(P, cid)
+  local out = {}
+  local v = redis.call('HGET', P..'conv:c:'..bucket(cid), cid)
+  if v then for id in string.gmatch(v, '%d+') do out[#out+1] = id end end
+  return out
+end
+
+local function addToConversation(P, cid, convId)
+  local k = P..'conv:c:'..bucket(cid)
+  local v = redis.call('HGET', k, cid)
+  redis.call('HSET', k, cid, v and (v..','..convId) or convId)
+end
+
+local function removeFromConversation(P, cid, convId)
+  local rest = {}
+  for _, id in ipairs(convsOfConversation(P, cid)) do if id ~= tostring(convId) then rest[#rest+1] = id end end
+  local k = P..'conv:c:'..bucket(cid)
+  if #rest == 0 then redis.call('HDEL', k, cid) else redis.call('HSET', k, cid, table.concat(rest, ',')) end
 end
 
 local function reindexConversation(P, convId, ms, ri, dir, oldF, oldPl, f, pl)

@@ -28,14 +28,14 @@ export const SCRIPTS = {
   /** Creates conversation, OPPRETTET status and outgoing message at once; 0 if the messageId is taken. */
   createOutgoing: `${STATUS_PRELUDE}
 local P, mid, nowMs, ri, cid = ARGV[1], ARGV[2], ARGV[6], ARGV[7], ARGV[8]
-if redis.call('EXISTS', P..'conv:mid:'..mid) == 1 or redis.call('EXISTS', P..'out:'..mid) == 1 then return 0 end
+if convOfMessage(P, mid) or redis.call('EXISTS', P..'out:'..mid) == 1 then return 0 end
 local convId = redis.call('INCR', P..'seq:conv')
 local sid = redis.call('INCR', P..'seq:status')
 local conv = cjson.decode(ARGV[3])
 conv[#conv+1] = '#O'; conv[#conv+1] = sid..'|'..nowMs
 redis.call('HSET', P..'conv:'..convId, unpack(conv))
-redis.call('SET', P..'conv:mid:'..mid, convId)
-redis.call('SADD', P..'conv:cid:'..cid, convId)
+redis.call('HSET', P..'conv:m:'..bucket(mid), mid, convId)
+addToConversation(P, cid, convId)
 reindexConversation(P, convId, nowMs, ri, 'O', nil, nil, '0', '0')
 indexStatus(P, convId, 'OPPRETTET', sid)
 local msg = cjson.decode(ARGV[4])
@@ -52,7 +52,7 @@ return convId
    */
   addStatus: `${STATUS_PRELUDE}
 local P, mid, status, desc, raw, nowMs, text = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local convId = redis.call('GET', P..'conv:mid:'..mid)
+local convId = convOfMessage(P, mid)
 if not convId then return {-1, 0} end
 local ck = P..'conv:'..convId
 local has = statusesIn(redis.call('HMGET', ck, unpack(STATUS_FIELDS)))
@@ -144,8 +144,9 @@ local ck = P..'conv:'..convId
 local c = redis.call('HMGET', ck, 'c', 'ri', 'dir', 'f', 'pl')
 local has = statusesIn(redis.call('HMGET', ck, unpack(STATUS_FIELDS)))
 for name in pairs(has) do redis.call('ZREM', P..'status:by:'..name, convId) end
-redis.call('DEL', ck, P..'conv:mid:'..mid)
-if c[1] then redis.call('SREM', P..'conv:cid:'..c[1], convId) end
+redis.call('DEL', ck)
+redis.call('HDEL', P..'conv:m:'..bucket(mid), mid)
+if c[1] then removeFromConversation(P, c[1], convId) end
 redis.call('ZREM', P..'conv:index', convId)
 if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2], convId) end
 redis.call('ZREM', P..'conv:st:'..(c[3] or 'O')..(c[4] or '0')..(c[5] or '0'), convId)
@@ -156,10 +157,10 @@ return 1
 local P, q = ARGV[1], cjson.decode(ARGV[2])
 local cands
 if q.kind == 'mid' then
-  local id = redis.call('GET', P..'conv:mid:'..q.value)
+  local id = convOfMessage(P, q.value)
   cands = id and {id} or {}
 elseif q.kind == 'cid' then
-  cands = redis.call('SMEMBERS', P..'conv:cid:'..q.value)
+  cands = convsOfConversation(P, q.value)
 end
 local keys = {}
 for i, k in ipairs(q.keys or {}) do keys[i] = P..k end
@@ -283,10 +284,10 @@ else
       for _, convId in ipairs(redis.call('ZRANGE', k, q.value, q.value, 'BYSCORE')) do add(convId, CODE[names[i]]) end
     end
   elseif q.kind == 'mid' then
-    local id = redis.call('GET', P..'conv:mid:'..q.value)
+    local id = convOfMessage(P, q.value)
     addAllOf(id and {id} or {})
   elseif q.kind == 'cid' then
-    addAllOf(redis.call('SMEMBERS', P..'conv:cid:'..q.value))
+    addAllOf(convsOfConversation(P, q.value))
   elseif q.kind == 'range' then
     -- A status written at t leaves its conversation's lastUpdate at t or later.
     addAllOf(redis.call('ZRANGE', P..'conv:index', q.from, '+inf', 'BYSCORE'))

@@ -272,7 +272,7 @@ export class Store {
   // ---- conversations ----
 
   async conversationIdOfMessage(messageId: string): Promise<number | null> {
-    const v = await this.redis.get(this.k(`conv:mid:${messageId}`));
+    const v = await this.redis.hget(this.k(`conv:m:${messageId.slice(-3)}`), messageId);
     return v ? Number(v) : null;
   }
 
