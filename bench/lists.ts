@@ -77,8 +77,8 @@ function groupOf(key: string, prefix: string): string {
   const k = key.slice(prefix.length);
   if (k.startsWith('out:'))
     return /^out:[^:]+$/.test(k) || k === 'out:index' || k.startsWith('out:rcv:')
-      ? 'message hash + index'
-      : 'message SBD / files';
+      ? MESSAGE_HASH
+      : MESSAGE_SBD;
   if (k === 'status:events') return 'status:events stream';
   if (/^conv:\d+$/.test(k)) return 'conversation hash (with statuses)';
   if (k.startsWith('conv:m:') || k.startsWith('conv:c:')) return 'messageId / conversationId lookups';

@@ -20,12 +20,13 @@ import {
  *   `#{code}:r` raw receipt and `#{code}:t` lastUpdate text when given.
  * - Lookups in hashes bucketed by the last three characters of the id (small hashes stay compact listpacks):
  *   `conv:m:{bucket}` messageId → conversation id, `conv:c:{bucket}` conversationId → conversation ids (`1,7`).
- * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:index` (all),
- *   `conv:rcv:{receiverIdentifier}`, and `conv:st:{dir}{finished}{pollable}` (exactly one per conversation, so
- *   direction, finished and pollable filters are unions of up to four of them).
+ * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:rcv:{receiverIdentifier}`, and
+ *   `conv:st:{dir}{finished}{pollable}` (exactly one per conversation, so all conversations are the union of the
+ *   eight, and direction, finished and pollable filters are unions of up to four). A page over a union finds its
+ *   first score by bisection over the counts.
  * - Status index: `status:by:{STATUS}` (score statusId, member convId). All statuses in id order are the union
  *   of the ten; a page finds its first id by bisection over their counts. A time range reads the conversations
- *   updated since its start (`conv:index`), which hold every status written in it.
+ *   updated since its start, which hold every status written in it.
  * - `status:events` stream: `{ statusId }` for every new status.
  * - `out:{messageId}` hash (routing facts), `out:{messageId}:sbd` (sealed SBD), `out:{messageId}:ark` (sealed
  *   arkivmelding summary), `out:{messageId}:files`; indexes `out:index` and `out:rcv:{receiverIdentifier}`
@@ -126,7 +127,6 @@ local function removeFromConversation(P, cid, convId)
 end
 
 local function reindexConversation(P, convId, ms, ri, dir, oldF, oldPl, f, pl)
-  redis.call('ZADD', P..'conv:index', ms, convId)
   if ri ~= '' then redis.call('ZADD', P..'conv:rcv:'..ri, ms, convId) end
   if oldF and (oldF ~= f or oldPl ~= pl) then redis.call('ZREM', P..'conv:st:'..dir..oldF..oldPl, convId) end
   redis.call('ZADD', P..'conv:st:'..dir..f..pl, ms, convId)
@@ -156,8 +156,20 @@ local function zcollect(keys, min, max)
   return rows
 end
 
--- A page over the union of sorted sets (disjoint members) within [min, max]: the count is O(log n) per key,
--- the page reads at most off + cnt members per key.
+-- All conversations: the union of the eight direction/finished/pollable indexes.
+local function allConversationKeys(P)
+  local keys = {}
+  for _, d in ipairs({'O', 'I'}) do
+    for _, f in ipairs({'0', '1'}) do
+      for _, pl in ipairs({'0', '1'}) do keys[#keys+1] = P..'conv:st:'..d..f..pl end
+    end
+  end
+  return keys
+end
+
+-- A page over the union of sorted sets (disjoint members, integer scores) within [min, max], ordered by score,
+-- then member. Counting is O(log n) per key; the page's first score is found by bisection over the counts, so a
+-- page reads O(keys * (page + ties) + keys * log n * log(score range)) entries.
 local function zpage(keys, min, max, rev, off, cnt)
   local total = 0
   for _, k in ipairs(keys) do total = total + redis.call('ZCOUNT', k, min, max) end
@@ -165,16 +177,45 @@ local function zpage(keys, min, max, rev, off, cnt)
     if rev then return total, redis.call('ZRANGE', keys[1], max, min, 'BYSCORE', 'REV', 'LIMIT', off, cnt) end
     return total, redis.call('ZRANGE', keys[1], min, max, 'BYSCORE', 'LIMIT', off, cnt)
   end
+  if off >= total then return total, {} end
+  local lo, hi
+  for _, k in ipairs(keys) do
+    local first = redis.call('ZRANGE', k, min, max, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+    local last = redis.call('ZRANGE', k, max, min, 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+    if first[2] then
+      local a, b = tonumber(first[2]), tonumber(last[2])
+      if not lo or a < lo then lo = a end
+      if not hi or b > hi then hi = b end
+    end
+  end
+  local function count(a, b)
+    local n = 0
+    for _, k in ipairs(keys) do n = n + redis.call('ZCOUNT', k, a, b) end
+    return n
+  end
+  -- t: the score of the page's first entry in the requested order.
+  while lo < hi do
+    if rev then
+      local mid = math.ceil((lo + hi) / 2)
+      if count(mid, max) >= off + 1 then lo = mid else hi = mid - 1 end
+    else
+      local mid = math.floor((lo + hi) / 2)
+      if count(min, mid) >= off + 1 then hi = mid else lo = mid + 1 end
+    end
+  end
+  local t = lo
+  local before = rev and count('('..t, max) or count(min, '('..t)
+  local need = off - before + cnt
   local rows = {}
   for _, k in ipairs(keys) do
     local r
-    if rev then r = redis.call('ZRANGE', k, max, min, 'BYSCORE', 'REV', 'LIMIT', 0, off + cnt, 'WITHSCORES')
-    else r = redis.call('ZRANGE', k, min, max, 'BYSCORE', 'LIMIT', 0, off + cnt, 'WITHSCORES') end
+    if rev then r = redis.call('ZRANGE', k, t, min, 'BYSCORE', 'REV', 'LIMIT', 0, need, 'WITHSCORES')
+    else r = redis.call('ZRANGE', k, t, max, 'BYSCORE', 'LIMIT', 0, need, 'WITHSCORES') end
     for i = 1, #r, 2 do rows[#rows+1] = {tonumber(r[i+1]), r[i]} end
   end
   sortRows(rows, rev)
   local ids = {}
-  for i = off + 1, math.min(off + cnt, #rows) do ids[#ids+1] = rows[i][2] end
+  for i = off - before + 1, math.min(off - before + cnt, #rows) do ids[#ids+1] = rows[i][2] end
   return total, ids
 end
 `;

@@ -147,7 +147,6 @@ for name in pairs(has) do redis.call('ZREM', P..'status:by:'..name, convId) end
 redis.call('DEL', ck)
 redis.call('HDEL', P..'conv:m:'..bucket(mid), mid)
 if c[1] then removeFromConversation(P, c[1], convId) end
-redis.call('ZREM', P..'conv:index', convId)
 if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2], convId) end
 redis.call('ZREM', P..'conv:st:'..(c[3] or 'O')..(c[4] or '0')..(c[5] or '0'), convId)
 return 1
@@ -164,6 +163,7 @@ elseif q.kind == 'cid' then
 end
 local keys = {}
 for i, k in ipairs(q.keys or {}) do keys[i] = P..k end
+if q.all then keys = allConversationKeys(P) end
 local total, ids
 -- Fields left out of the hash when they follow from another: messageReference = conversationId,
 -- sender / receiver = 0192:{identifier}.
@@ -290,7 +290,9 @@ else
     addAllOf(convsOfConversation(P, q.value))
   elseif q.kind == 'range' then
     -- A status written at t leaves its conversation's lastUpdate at t or later.
-    addAllOf(redis.call('ZRANGE', P..'conv:index', q.from, '+inf', 'BYSCORE'))
+    local convs = {}
+    for _, r in ipairs(zcollect(allConversationKeys(P), q.from, '+inf')) do convs[#convs+1] = r[2] end
+    addAllOf(convs)
   else
     for i, k in ipairs(keys) do
       for _, convId in ipairs(redis.call('ZRANGE', k, 0, -1)) do add(convId, CODE[names[i]]) end

@@ -342,7 +342,7 @@ export class Store {
       ];
       for (const d of dirs)
         for (const fin of fins) for (const pl of polls) keys.push(`conv:st:${d}${fin}${pl}`);
-    } else keys = ['conv:index'];
+    }
     const residual: [keyof ConversationFilter, string, string?][] = [
       ['receiver', 'r'],
       ['sender', 's'],
@@ -359,6 +359,7 @@ export class Store {
       kind,
       ...(value !== undefined ? { value } : {}),
       keys,
+      ...(kind === 'z' && keys.length === 0 ? { all: true } : {}),
       eq,
       min: range(f.lastUpdateFromMs, '-inf'),
       max: range(f.lastUpdateToMs, '+inf'),
