@@ -193,8 +193,16 @@ export async function runLists(opts: {
         ),
         await measure(
           pool,
-          '(not indexed: scan) conversations, receiver + finished=true',
-          (i) => `/api/conversations?receiverIdentifier=${RECEIVERS[i % 5]}&finished=true&size=20`,
+          'GET /api/conversations page of 20, receiver + finished=true',
+          (i) =>
+            `/api/conversations?receiverIdentifier=${RECEIVERS[i % 5]}&finished=true&size=20&page=${i % 10}`,
+          n,
+          100,
+        ),
+        await measure(
+          pool,
+          '(not indexed: reads one receiver) receiver + messageTitle',
+          (i) => `/api/conversations?receiverIdentifier=${RECEIVERS[i % 5]}&messageTitle=Vedtak&size=20`,
           Math.min(n, 50),
           5,
         ),

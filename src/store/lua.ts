@@ -20,10 +20,10 @@ import {
  *   `#{code}:r` raw receipt and `#{code}:t` lastUpdate text when given.
  * - Lookups in hashes bucketed by the last three characters of the id (small hashes stay compact listpacks):
  *   `conv:m:{bucket}` messageId → conversation id, `conv:c:{bucket}` conversationId → conversation ids (`1,7`).
- * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:rcv:{receiverIdentifier}`, and
- *   `conv:st:{dir}{finished}{pollable}` (exactly one per conversation, so all conversations are the union of the
- *   eight, and direction, finished and pollable filters are unions of up to four). A page over a union finds its
- *   first score by bisection over the counts.
+ * - Conversation indexes, scored by lastUpdate ms, member the conversation id: `conv:st:{dir}{finished}{pollable}`
+ *   and `conv:rcv:{receiverIdentifier}:{dir}{finished}{pollable}`. A conversation is in exactly one of each kind,
+ *   so all conversations (or one receiver's) are the union of eight, and direction, finished and pollable filters
+ *   narrow the union. A page over a union finds its first score by bisection over the counts.
  * - Status index: `status:by:{STATUS}` (score statusId, member convId). All statuses in id order are the union
  *   of the ten; a page finds its first id by bisection over their counts. A time range reads the conversations
  *   updated since its start, which hold every status written in it.
@@ -127,9 +127,13 @@ local function removeFromConversation(P, cid, convId)
 end
 
 local function reindexConversation(P, convId, ms, ri, dir, oldF, oldPl, f, pl)
-  if ri ~= '' then redis.call('ZADD', P..'conv:rcv:'..ri, ms, convId) end
-  if oldF and (oldF ~= f or oldPl ~= pl) then redis.call('ZREM', P..'conv:st:'..dir..oldF..oldPl, convId) end
-  redis.call('ZADD', P..'conv:st:'..dir..f..pl, ms, convId)
+  local moved = oldF and (oldF ~= f or oldPl ~= pl)
+  for _, base in ipairs({P..'conv:st:', ri ~= '' and (P..'conv:rcv:'..ri..':') or false}) do
+    if base then
+      if moved then redis.call('ZREM', base..dir..oldF..oldPl, convId) end
+      redis.call('ZADD', base..dir..f..pl, ms, convId)
+    end
+  end
 end
 
 local function indexStatus(P, convId, name, sid)

@@ -147,8 +147,9 @@ for name in pairs(has) do redis.call('ZREM', P..'status:by:'..name, convId) end
 redis.call('DEL', ck)
 redis.call('HDEL', P..'conv:m:'..bucket(mid), mid)
 if c[1] then removeFromConversation(P, c[1], convId) end
-if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2], convId) end
-redis.call('ZREM', P..'conv:st:'..(c[3] or 'O')..(c[4] or '0')..(c[5] or '0'), convId)
+local facet = (c[3] or 'O')..(c[4] or '0')..(c[5] or '0')
+if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2]..':'..facet, convId) end
+redis.call('ZREM', P..'conv:st:'..facet, convId)
 return 1
 `,
   /** One page of conversations with their hashes: see PAGE_PRELUDE for the query. */

@@ -328,21 +328,19 @@ export class Store {
     const boolsAsChecks = () => {
       for (const [field, values] of bools) if (values.length === 1) eq.push([field, values[0]!, '0']);
     };
+    const [[, dirs], [, fins], [, polls]] = bools as [
+      [string, string[]],
+      [string, string[]],
+      [string, string[]],
+    ];
+    const facets: string[] = [];
+    for (const d of dirs) for (const fin of fins) for (const pl of polls) facets.push(`${d}${fin}${pl}`);
     if (kind !== 'z') {
       if (f.receiverIdentifier !== undefined) eq.push(['ri', f.receiverIdentifier]);
       boolsAsChecks();
     } else if (f.receiverIdentifier !== undefined) {
-      keys = [`conv:rcv:${f.receiverIdentifier}`];
-      boolsAsChecks();
-    } else if (anyBool) {
-      const [[, dirs], [, fins], [, polls]] = bools as [
-        [string, string[]],
-        [string, string[]],
-        [string, string[]],
-      ];
-      for (const d of dirs)
-        for (const fin of fins) for (const pl of polls) keys.push(`conv:st:${d}${fin}${pl}`);
-    }
+      keys = facets.map((fc) => `conv:rcv:${f.receiverIdentifier}:${fc}`);
+    } else if (anyBool) keys = facets.map((fc) => `conv:st:${fc}`);
     const residual: [keyof ConversationFilter, string, string?][] = [
       ['receiver', 'r'],
       ['sender', 's'],
