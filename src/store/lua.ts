@@ -78,7 +78,7 @@ local EFFECTS = {
 }`;
 }
 
-const FUNCTIONS = `
+const STATUS_FUNCTIONS = `
 -- has: status name -> stored value; the same rules as transition() in src/domain/status.ts.
 local function decide(has, nxt)
   if not ALLOWED[nxt] then return 'refused' end
@@ -101,7 +101,9 @@ local function statusesIn(values)
   for i, name in ipairs(STATUS_ORDER) do if values[i] then has[name] = values[i] end end
   return has
 end
+`;
 
+const LOOKUP_FUNCTIONS = `
 local function bucket(id) return string.sub(id, -3) end
 
 local function convOfMessage(P, mid) return redis.call('HGET', P..'conv:m:'..bucket(mid), mid) end
@@ -125,7 +127,9 @@ local function removeFromConversation(P, cid, convId)
   local k = P..'conv:c:'..bucket(cid)
   if #rest == 0 then redis.call('HDEL', k, cid) else redis.call('HSET', k, cid, table.concat(rest, ',')) end
 end
+`;
 
+const INDEX_FUNCTIONS = `
 local function reindexConversation(P, convId, ms, ri, dir, oldF, oldPl, f, pl)
   local moved = oldF and (oldF ~= f or oldPl ~= pl)
   for _, base in ipairs({P..'conv:st:', ri ~= '' and (P..'conv:rcv:'..ri..':') or false}) do
@@ -140,7 +144,9 @@ local function indexStatus(P, convId, name, sid)
   redis.call('ZADD', P..'status:by:'..name, sid, convId)
   redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)
 end
+`;
 
+const PAGE_FUNCTIONS = `
 -- Rows are {score, member}; ordered by score, then member bytes (Redis's own order), reversed for desc.
 local function sortRows(rows, rev)
   table.sort(rows, function(a, b)
@@ -224,5 +230,14 @@ local function zpage(keys, min, max, rev, off, cnt)
 end
 `;
 
-/** Prepended to every script that reads or writes statuses or pages. */
-export const STATUS_PRELUDE = `${tables()}\n${FUNCTIONS}`;
+/** Lua prepended to the scripts, in parts so each script defines only what it uses. */
+export const LUA = {
+  /** The transition table, status codes and decide(). */
+  status: `${tables()}\n${STATUS_FUNCTIONS}`,
+  /** messageId and conversationId lookups. */
+  lookups: LOOKUP_FUNCTIONS,
+  /** Index upkeep for conversations and statuses. */
+  index: INDEX_FUNCTIONS,
+  /** Paging over sorted sets. */
+  page: PAGE_FUNCTIONS,
+} as const;

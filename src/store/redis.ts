@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { STATUS_PRELUDE } from './lua.js';
+import { LUA } from './lua.js';
 
 /**
  * HTTP-side connections fail fast (the route answers 503); worker connections wait
@@ -26,7 +26,7 @@ export function createRedis(url: string, role: 'api' | 'worker', extra: RedisOpt
  */
 export const SCRIPTS = {
   /** Creates conversation, OPPRETTET status and outgoing message at once; 0 if the messageId is taken. */
-  createOutgoing: `${STATUS_PRELUDE}
+  createOutgoing: `${LUA.lookups}${LUA.index}
 local P, mid, nowMs, ri, cid = ARGV[1], ARGV[2], ARGV[6], ARGV[7], ARGV[8]
 if convOfMessage(P, mid) or redis.call('EXISTS', P..'out:'..mid) == 1 then return 0 end
 local convId = redis.call('INCR', P..'seq:conv')
@@ -50,7 +50,7 @@ return convId
    * Decides and writes a status in one step: {1, id} when new, {0, id} when it was already there, {-1, 0} for an
    * unknown message, {-2, 0} when the transition table refuses it. Two writers cannot both win a conflict.
    */
-  addStatus: `${STATUS_PRELUDE}
+  addStatus: `${LUA.status}${LUA.lookups}${LUA.index}
 local P, mid, status, desc, raw, nowMs, text = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local convId = convOfMessage(P, mid)
 if not convId then return {-1, 0} end
@@ -80,7 +80,7 @@ indexStatus(P, convId, status, sid)
 return {1, sid}
 `,
   /** The transition verdict alone, for the test that checks Lua and TypeScript agree: one verdict per ARGV[2..]. */
-  decideTransitions: `${STATUS_PRELUDE}
+  decideTransitions: `${LUA.status}
 local has = {}
 for name in string.gmatch(ARGV[1], '[^,]+') do has[name] = '1' end
 local out = {}
@@ -138,7 +138,7 @@ if ri then redis.call('ZREM', P..'out:rcv:'..ri, mid) end
 return 1
 `,
   /** Removes a conversation with its statuses and index entries (rollback of a half-done multipart request). */
-  purgeConversation: `${STATUS_PRELUDE}
+  purgeConversation: `${LUA.status}${LUA.lookups}
 local P, convId, mid = ARGV[1], ARGV[2], ARGV[3]
 local ck = P..'conv:'..convId
 local c = redis.call('HMGET', ck, 'c', 'ri', 'dir', 'f', 'pl')
@@ -153,7 +153,7 @@ redis.call('ZREM', P..'conv:st:'..facet, convId)
 return 1
 `,
   /** One page of conversations with their hashes: see PAGE_PRELUDE for the query. */
-  conversationPage: `${STATUS_PRELUDE}
+  conversationPage: `${LUA.lookups}${LUA.page}
 local P, q = ARGV[1], cjson.decode(ARGV[2])
 local cands
 if q.kind == 'mid' then
@@ -219,7 +219,7 @@ end
 return out
 `,
   /** One page of statuses: {total, then per status sid, convId, status code, sid|ms, conversationId, messageId, description, raw receipt, text}. */
-  statusPage: `${STATUS_PRELUDE}
+  statusPage: `${LUA.status}${LUA.lookups}${LUA.page}
 local P, q = ARGV[1], cjson.decode(ARGV[2])
 local function row(convId, code)
   local f = '#'..code
@@ -326,7 +326,7 @@ end
 return out
 `,
   /** One page of outgoing messages: {total, then per message its id and META fields (ARGV[3..])}. */
-  messagePage: `${STATUS_PRELUDE}
+  messagePage: `${LUA.page}
 local P, q = ARGV[1], cjson.decode(ARGV[2])
 local meta = {}
 for i = 3, #ARGV do meta[#meta+1] = ARGV[i] end

@@ -84,3 +84,38 @@ describe('concurrent writers', () => {
     expect(page.total).toBe(1);
   });
 });
+
+describe('purge', () => {
+  it('removes a conversation, its statuses and every index entry, and leaves the others', async () => {
+    const store = stores[0]!;
+    const redis = connections[0]!;
+    const models = await writeConversations(store, 12, { baseMs: Date.now(), receivers: ['910075918'] });
+    const gone = models[5]!;
+    const kept = models[6]!;
+    const members = async (convId: number) => {
+      const keys = [
+        ...(await redis.keys(`${prefix}conv:st:*`)),
+        ...(await redis.keys(`${prefix}conv:rcv:*`)),
+        ...(await redis.keys(`${prefix}status:by:*`)),
+      ];
+      const found: string[] = [];
+      for (const k of keys) if ((await redis.zscore(k, String(convId))) !== null) found.push(k);
+      return found;
+    };
+    expect((await members(gone.id)).length).toBeGreaterThan(1);
+    await store.purge(gone.messageId);
+    expect(await members(gone.id)).toEqual([]);
+    expect(await store.conversationIdOfMessage(gone.messageId)).toBeNull();
+    expect(await store.getConversation(gone.id)).toBeNull();
+    expect(await store.getMessage(gone.messageId)).toBeNull();
+    const page = { page: 0, size: 50, sort: null, sorted: false };
+    const byConversation = await store.listConversations({ conversationId: gone.conversationId }, page);
+    expect(byConversation.items.map((c) => c.id)).toEqual(
+      models.filter((m) => m !== gone && m.conversationId === gone.conversationId).map((m) => m.id),
+    );
+    const byReceiver = await store.listConversations({ receiverIdentifier: '910075918' }, page);
+    expect(byReceiver.total).toBe(11);
+    expect(byReceiver.items.some((c) => c.id === gone.id)).toBe(false);
+    expect((await members(kept.id)).length).toBeGreaterThan(1);
+  });
+});
