@@ -26,7 +26,7 @@ import {
 import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
-import { type FileStore, SizeLimitError } from '../store/files.js';
+import { type FileStore, SizeLimitError, UploadAbortedError } from '../store/files.js';
 import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
 
 export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
@@ -316,6 +316,14 @@ export class OutgoingService {
         plaintextLimit: this.config.ARKIVMELDING_MAX_SIZE,
       });
     } catch (e) {
+      if (e instanceof UploadAbortedError) {
+        // Nobody is left to read the answer; it keeps the log honest (a client problem, not a 500).
+        throw new AppError(
+          400,
+          'UploadAbortedException',
+          `The upload of ${part.filename} ended before the whole body arrived`,
+        );
+      }
       if (e instanceof SizeLimitError) {
         if (isArkivmelding && e.limit === this.config.ARKIVMELDING_MAX_SIZE) {
           throw new AppError(

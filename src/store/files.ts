@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { finished, PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GCM } from './crypto.js';
 
@@ -14,6 +14,16 @@ export class SizeLimitError extends Error {
     super(`size limit ${limit} bytes exceeded`);
   }
 }
+
+/** The client went away before the whole body arrived. */
+export class UploadAbortedError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the upload ended before the whole body arrived', options);
+    this.name = 'UploadAbortedError';
+  }
+}
+
+const PARTIAL_SUFFIX = '.part';
 
 export interface WrittenFile {
   fileId: string;
@@ -48,7 +58,7 @@ export class FileStore {
     await mkdir(this.messageDir(messageId), { recursive: true, mode: 0o700 });
     const fileId = randomUUID();
     const final = this.path(messageId, fileId);
-    const partial = `${final}.part`;
+    const partial = `${final}${PARTIAL_SUFFIX}`;
     const iv = randomBytes(GCM.IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const chunks: Buffer[] = [];
@@ -79,14 +89,23 @@ export class FileStore {
     // A pass-through between request and pipeline, so a refused upload does not destroy the socket.
     const pass = new PassThrough();
     source.pipe(pass);
+    // pipe() does not pass on an aborted request: without this the pipeline would wait for the rest forever.
+    const stopWatching = finished(source, (err) => {
+      if (err) pass.destroy(new UploadAbortedError({ cause: err }));
+    });
     try {
       await pipeline(pass, limiter, cipher, appendTag, out);
       await rename(partial, final);
     } catch (err) {
       source.unpipe(pass);
       source.resume();
+      // The file handle must be closed before the name goes, or the space stays held.
+      // (Not events.once: the stream's own 'error' would reject it before 'close'.)
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(partial, { force: true });
       throw err;
+    } finally {
+      stopWatching();
     }
     return { fileId, size, ...(opts.keepPlaintext ? { plaintext: Buffer.concat(chunks) } : {}) };
   }
@@ -128,4 +147,72 @@ export class FileStore {
   async deleteMessage(messageId: string): Promise<void> {
     await rm(this.messageDir(messageId), { recursive: true, force: true });
   }
+
+  /**
+   * Removes partial uploads not written to for longer than `maxAgeMs`: what a process killed mid-upload
+   * leaves behind. A live upload touches its file with every chunk, so it is never that old.
+   */
+  async sweepPartials(maxAgeMs: number, now = Date.now()): Promise<number> {
+    const root = join(this.dir, 'out');
+    const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+    let messages: string[];
+    try {
+      messages = await readdir(root);
+    } catch (e) {
+      if (gone(e)) return 0;
+      throw e;
+    }
+    let removed = 0;
+    for (const m of messages) {
+      let names: string[];
+      try {
+        names = await readdir(join(root, m));
+      } catch (e) {
+        // Deleted meanwhile, or not a folder.
+        if (gone(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw e;
+      }
+      for (const name of names) {
+        if (!name.endsWith(PARTIAL_SUFFIX)) continue;
+        const p = join(root, m, name);
+        try {
+          if (now - (await stat(p)).mtimeMs <= maxAgeMs) continue;
+          await rm(p, { force: true });
+          removed++;
+        } catch (e) {
+          if (!gone(e)) throw e;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+/** Sweeps partial uploads now and then every `intervalMs` (the timer does not keep the process alive). */
+export async function startPartialSweeper(
+  files: FileStore,
+  opts: {
+    maxAgeMs: number;
+    intervalMs: number;
+    onSwept: (removed: number) => void;
+    onError: (e: unknown) => void;
+  },
+): Promise<() => void> {
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await files.sweepPartials(opts.maxAgeMs);
+      if (removed) opts.onSwept(removed);
+    } catch (e) {
+      opts.onError(e);
+    } finally {
+      running = false;
+    }
+  };
+  await sweep();
+  const timer = setInterval(sweep, opts.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
