@@ -39,9 +39,9 @@ function fdsInto(dir: string): string[] {
 }
 
 /** Polls until `check` holds; a bound, not a timing assertion. */
-async function until(what: string, check: () => boolean, bound = 15_000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, bound = 15_000): Promise<void> {
   const deadline = Date.now() + bound;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -98,6 +98,58 @@ describe('an upload the client aborts mid-body', () => {
     socket.write(Buffer.alloc(200 * 1024, 0x25));
     return socket;
   }
+
+  it('in a multipart request too: the partial file goes and the next request works', async () => {
+    const port = Number(new URL(h.base).port);
+    const messageId = randomUUID();
+    const boundary = 'grense1234';
+    const head = Buffer.from(
+      [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="sbd"',
+        '',
+        JSON.stringify(sbd({ messageId, hoveddokument: 'vedtak.pdf' })),
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="Arkivmelding"; filename="arkivmelding.xml"',
+        'Content-Type: text/xml',
+        '',
+        arkivmeldingXml({ files: ['vedtak.pdf'] }),
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="Vedtak"; filename="vedtak.pdf"',
+        'Content-Type: application/pdf',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.on('error', () => {});
+    socket.write(
+      [
+        'POST /api/messages/out/multipart HTTP/1.1',
+        `Host: 127.0.0.1:${port}`,
+        `Authorization: ${h.auth}`,
+        `Content-Type: multipart/form-data; boundary=${boundary}`,
+        `Content-Length: ${head.length + 4 * 1024 * 1024}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    socket.write(head);
+    socket.write(Buffer.alloc(1024 * 1024, 0x25));
+    await until('the document being written', () => partFiles(h.config.DATA_DIR).length === 1);
+    socket.destroy();
+    await until('no partial file left', () => partFiles(h.config.DATA_DIR).length === 0);
+    await until('no file held open', () => fdsInto(h.config.DATA_DIR).length === 0);
+    // The handler ended: its rollback removes the message the sbd part created.
+    await until(
+      'the message rolled back',
+      async () => (await h.json('GET', `/api/messages/out/${messageId}`)).status === 404,
+    );
+  });
 
   it('ends the handler, closes the file and removes the partial file at once; the next requests work', async () => {
     const messageId = await newMessage();
