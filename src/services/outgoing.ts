@@ -314,11 +314,13 @@ export class OutgoingService {
     } catch (e) {
       if (e instanceof UploadAbortedError) {
         // Nobody is left to read the answer; it keeps the log honest (a client problem, not a 500).
-        throw new AppError(
+        const error = new AppError(
           400,
           'UploadAbortedException',
           `The upload of ${part.filename} ended before the whole body arrived`,
         );
+        error.cause = e;
+        throw error;
       }
       if (e instanceof SizeLimitError) {
         if (isArkivmelding && e.limit === this.config.ARKIVMELDING_MAX_SIZE) {
@@ -444,7 +446,7 @@ export class OutgoingService {
       await enqueueSend(this.queue, messageId);
     } catch (e) {
       const error = Errors.storeUnavailable(
-        `Message with messageId = ${messageId} could not be queued because the message store (Redis) is unavailable. The send is kept in progress: repeat POST /api/messages/out/${messageId} to complete it`,
+        `Message with messageId = ${messageId} could not be queued. The send is kept in progress: repeat POST /api/messages/out/${messageId} to complete it`,
       );
       error.cause = e;
       throw error;
