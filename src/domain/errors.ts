@@ -76,6 +76,7 @@ export const Errors = {
   missingArkivmeldingFile: err(400, 'MissingArkivmeldingFileException'),
   invalidArkivmelding: err(400, 'InvalidArkivmeldingException'),
   messageAlreadySent: err(400, 'MessageAlreadySentException'),
+  sendInProgress: err(409, 'MessageSendInProgressException'),
   invalidStatusTransition: err(409, 'InvalidStatusTransitionException'),
   unauthorized: err(401, 'UnauthorizedException'),
   payloadTooLarge: err(413, 'PayloadTooLargeException'),
