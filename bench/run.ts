@@ -17,12 +17,14 @@ import {
   startServer,
   stopChild,
 } from './server-process.js';
+import { formatTtlFigures, runTtlBench } from './ttl.js';
 import { runUploadRss, type UploadRssResult } from './upload-rss.js';
 
 /**
- * npm run bench [-- --seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
+ * npm run bench [-- SECTION] [-- --seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
  * Whole-message throughput of the service against a bare Fastify server doing the same storage work,
  * the service's memory while a large file is uploaded, and the arkivmelding figures when that bench exists.
+ * Sections run alone when named: `npm run bench -- ttl` (the TTL sweep over 100,000 conversations).
  */
 
 const TARGET_RATIO = 0.5;
@@ -39,7 +41,8 @@ const bounded = (raw: string | undefined, fallback: number, min: number, max: nu
   return n;
 };
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     seconds: { type: 'string' },
     warmup: { type: 'string' },
@@ -55,6 +58,13 @@ const load: LoadOptions = {
   clients: Math.floor(bounded(args.clients, 32, 1, 256, 'clients')),
   rounds: Math.floor(bounded(args.rounds, 3, 1, 20, 'rounds')),
 };
+const SECTIONS = ['ttl'] as const;
+for (const p of positionals) {
+  if (!(SECTIONS as readonly string[]).includes(p)) {
+    throw new Error(`unknown bench section '${p}'; known: ${SECTIONS.join(', ')} (none: the whole bench)`);
+  }
+}
+const only = new Set(positionals);
 const uploadMb = Math.floor(bounded(args['upload-mb'], 200, 1, 1024, 'upload-mb'));
 if (args['cpu-prof']) childNodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`);
 
@@ -185,8 +195,20 @@ function printReport(
   console.log(lines.join('\n'));
 }
 
+/** The TTL sweep over a large store, under this run's prefix (deleted with it). */
+async function ttlSection(): Promise<boolean> {
+  console.log('bench: TTL sweep over 100,000 conversations ...');
+  const ttl = await attempt('ttl bench', () =>
+    runTtlBench(redisUrl, `${runPrefix}-ttl`, { log: (l) => console.log(l) }),
+  );
+  if (ttl.ok) console.log(['', ...formatTtlFigures(ttl.value)].join('\n'));
+  console.log(`BENCH_JSON ${JSON.stringify({ ttl: ttl.ok ? ttl.value : { error: ttl.error } })}`);
+  return ttl.ok;
+}
+
 async function main(): Promise<number> {
   await redis.connect();
+  if (only.size) return (await ttlSection()) ? 0 : 1;
   const sandbox = await startAddressServiceSandbox();
   const baseEnv = {
     ORG_NUMBER: ORG_SENDER,
@@ -255,7 +277,8 @@ async function main(): Promise<number> {
         arkivmelding: ark.ok ? ark.value : { error: ark.error },
       })}`,
     );
-    return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok ? 0 : 1;
+    const ttlOk = await ttlSection();
+    return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok && ttlOk ? 0 : 1;
   } finally {
     await sandbox.close();
   }

@@ -14,14 +14,18 @@ import type { Config } from './config.js';
 import { registerBasicAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { createSendQueue, type SendJobData } from './queues/send-queue.js';
+import { createTtlQueue, scheduleExpiry, type TtlJobData } from './queues/ttl-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
 import { healthRoutes } from './routes/health.js';
+import { messagesInRoutes } from './routes/messages-in.js';
 import { messagesOutRoutes } from './routes/messages-out.js';
 import { statusAndConversationRoutes } from './routes/status-and-conversations.js';
 import type { RouteDeps } from './routes/types.js';
+import { IncomingService } from './services/incoming.js';
 import { type AddressLookup, OutgoingService } from './services/outgoing.js';
 import { Crypto } from './store/crypto.js';
 import { FileStore, startPartialSweeper } from './store/files.js';
+import { IncomingStore } from './store/incoming.js';
 import { createRedis } from './store/redis.js';
 import { Store } from './store/store.js';
 
@@ -96,7 +100,27 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       log: app.log,
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);
-  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock);
+  // Opened on the first send, so building the app (and the OpenAPI document) touches no queue.
+  // A queue first opened while Redis is down stays broken, so a failed schedule drops it for the next send.
+  let ttlQueue: Queue<TtlJobData> | undefined;
+  const scheduleTtl = async (messageId: string, expiryMs: number, nowMs: number) => {
+    ttlQueue ??= createTtlQueue(redis, prefix);
+    const q = ttlQueue;
+    try {
+      await scheduleExpiry(q, messageId, expiryMs, nowMs);
+    } catch (e) {
+      if (ttlQueue === q) ttlQueue = undefined;
+      await q.close().catch(() => {});
+      throw e;
+    }
+  };
+  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock, scheduleTtl);
+  const incoming = new IncomingService(
+    new IncomingStore(redis, prefix, sealing),
+    store,
+    config.IN_LOCK_TIMEOUT_MS,
+    deps.clock,
+  );
   let stopSweeper: (() => void) | undefined;
   app.addHook('onReady', async () => {
     stopSweeper = await startPartialSweeper(files, {
@@ -109,6 +133,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   app.addHook('onClose', async () => {
     stopSweeper?.();
     if (!deps.queue) await queue.close();
+    await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });
 
@@ -134,10 +159,11 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   await app.register(swaggerUi, { routePrefix: '/api-docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const routeDeps: RouteDeps = { config, store, outgoing, addressService, queue };
+  const routeDeps: RouteDeps = { config, store, outgoing, incoming, addressService, queue };
   await app.register(healthRoutes, routeDeps);
   await app.register(capabilitiesRoutes, routeDeps);
   await app.register(messagesOutRoutes, routeDeps);
+  await app.register(messagesInRoutes, routeDeps);
   await app.register(statusAndConversationRoutes, routeDeps);
   return app;
 }

@@ -85,6 +85,8 @@ export const configSchema = z.object({
   API_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
   ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  IN_LOCK_TIMEOUT_MS: int(5 * 60_000, 100),
+  TTL_SWEEP_INTERVAL_MS: int(30_000, 100),
 });
 
 /** Credentials are required unless auth is switched off explicitly; checked beside the schema so every problem shows at once. */

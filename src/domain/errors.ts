@@ -34,6 +34,7 @@ const err =
 export const REFERENCE_CODES = new Set([
   'MessageAlreadyExistsException',
   'MessageNotFoundException',
+  'MessageNotLockedException',
   'ConversationNotFoundException',
   'ReceiverDoesNotAcceptProcessException',
   'IdentifierNotFoundException',
@@ -62,6 +63,7 @@ export const Errors = {
   serviceNotSupported: err(400, 'ServiceNotSupportedException'),
   identifierNotFound: err(404, 'IdentifierNotFoundException'),
   messageNotFound: err(404, 'MessageNotFoundException'),
+  messageNotLocked: err(400, 'MessageNotLockedException'),
   conversationNotFound: err(404, 'ConversationNotFoundException'),
   duplicateFilename: err(400, 'DuplicateFilenameException'),
   invalidFilename: err(400, 'InvalidFilenameException'),

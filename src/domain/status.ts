@@ -15,7 +15,7 @@ export type Status = (typeof STATUSES)[number];
 
 /**
  * What may follow what. Statuses are a set per message (one of each), not a strict line:
- * FEIL or LEVETID_UTLOPT may still come after LEVERT, and a late LEVERT may arrive after LEST.
+ * FEIL may still come after LEVERT, and a late LEVERT may arrive after LEST.
  * `null` stands for "no status yet".
  */
 const ALLOWED_AFTER: Record<Status, ReadonlyArray<Status | null>> = {
@@ -34,8 +34,11 @@ const ALLOWED_AFTER: Record<Status, ReadonlyArray<Status | null>> = {
 /** Once one of these is set, nothing but the listed exceptions may follow. */
 const FINAL: ReadonlySet<Status> = new Set(['FEIL', 'LEVETID_UTLOPT', 'INNKOMMENDE_LEVERT']);
 
-/** Statuses that rule out a later one although a predecessor allows it: a read message cannot expire. */
-const BLOCKED_BY: Partial<Record<Status, readonly Status[]>> = { LEVETID_UTLOPT: ['LEST'] };
+/**
+ * Statuses that rule out a later one although a predecessor allows it: a delivered or read message cannot
+ * expire (LEVERT finishes the conversation, as in the reference).
+ */
+const BLOCKED_BY: Partial<Record<Status, readonly Status[]>> = { LEVETID_UTLOPT: ['LEST', 'LEVERT'] };
 
 export type TransitionVerdict = 'new' | 'duplicate' | 'refused';
 

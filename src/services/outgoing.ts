@@ -75,6 +75,9 @@ export class OutgoingService {
     private readonly addressService: AddressLookup,
     private readonly queue: Queue<SendJobData>,
     private readonly clock: () => Date = () => new Date(),
+    /** Where each queued message's expiry job goes (src/workers/ttl.ts); the sweep covers messages without one. */
+    /** Schedules the message's expiry job; absent in tests that exercise only the API. */
+    private readonly scheduleTtl?: (messageId: string, expiryMs: number, nowMs: number) => Promise<void>,
   ) {}
 
   /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
@@ -442,8 +445,17 @@ export class OutgoingService {
     const state = await this.store.claimSend(messageId);
     if (state === '') throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
     if (state === 'queued') return;
+    await this.enqueueStep(messageId, () => enqueueSend(this.queue, messageId));
+    // Expires the message at its expectedResponseDateTime if it is not delivered by then; a failure here
+    // leaves the state 'queuing', so the client's retry of send completes it.
+    await this.enqueueStep(messageId, () => this.scheduleTtl?.(messageId, msg.expiryMs, now.getTime()));
+    await this.store.setState(messageId, 'queued');
+  }
+
+  /** One step of queuing a claimed send; a failure keeps the send in progress and says how to complete it. */
+  private async enqueueStep(messageId: string, step: () => Promise<void> | undefined): Promise<void> {
     try {
-      await enqueueSend(this.queue, messageId);
+      await step();
     } catch (e) {
       const error = Errors.storeUnavailable(
         `Message with messageId = ${messageId} could not be queued. The send is kept in progress: repeat POST /api/messages/out/${messageId} to complete it`,
@@ -451,7 +463,6 @@ export class OutgoingService {
       error.cause = e;
       throw error;
     }
-    await this.store.setState(messageId, 'queued');
   }
 
   /** Files are accepted only before the send; a send left in progress says how to finish it. */

@@ -45,6 +45,8 @@ flat = {'convId', convId}
 for k, v in pairs(msg) do flat[#flat+1] = k; flat[#flat+1] = tostring(v) end
 redis.call('HSET', P..'out:'..mid, unpack(flat))
 redis.call('ZADD', P..'out:index', nowMs, mid)
+-- ttl: every unfinished conversation is in the expiry index until a finishing status (see addStatus).
+redis.call('ZADD', P..'ttl:due', msg['expiryMs'], mid)
 return convId
 `,
   /** Adds a status once per conversation; returns {1, id} when new, {0, id} when it was already there. */
@@ -64,7 +66,11 @@ redis.call('HSET', ck..':status', status, sid)
 redis.call('ZADD', P..'status:index', sid, sid)
 redis.call('ZADD', P..'status:by:'..status, sid, sid)
 redis.call('HSET', ck, 'lastUpdate', nowIso, 'lastUpdateMs', nowMs)
-if finished == '1' then redis.call('HSET', ck, 'finished', '1') end
+if finished == '1' then
+  redis.call('HSET', ck, 'finished', '1')
+  -- ttl: a finished conversation never expires (LEVERT, LEST, FEIL, LEVETID_UTLOPT, INNKOMMENDE_LEVERT).
+  redis.call('ZREM', P..'ttl:due', c[2])
+end
 if unpoll == '1' then redis.call('HSET', ck, 'pollable', '0') end
 redis.call('ZADD', P..'conv:index', nowMs, convId)
 redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)

@@ -22,6 +22,10 @@ describe('OpenAPI', () => {
       '/api/conversations/{id}',
       '/api/conversations/messageId/{messageId}',
       '/api/capabilities/{receiverIdentifier}',
+      '/api/messages/in',
+      '/api/messages/in/peek',
+      '/api/messages/in/pop/{messageId}',
+      '/api/messages/in/{messageId}',
     ]) {
       expect(doc.paths, p).toHaveProperty([p]);
     }
