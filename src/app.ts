@@ -85,6 +85,9 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   });
 
   const redis = deps.redis ?? createRedis(config.REDIS_URL, 'api');
+  // Without a listener ioredis prints every failed reconnect as an unhandled error; requests already answer 503.
+  if (!deps.redis)
+    redis.on('error', (err: Error) => app.log.warn({ err: err.message }, 'Redis connection error'));
   const prefix = `${config.REDIS_PREFIX}:`;
   const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
   const store = new Store(redis, prefix, sealing);
