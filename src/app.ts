@@ -17,6 +17,7 @@ import { createSendQueue, type SendJobData } from './queues/send-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesOutRoutes } from './routes/messages-out.js';
+import { noticeRoutes } from './routes/notices.js';
 import { statusAndConversationRoutes } from './routes/status-and-conversations.js';
 import type { RouteDeps } from './routes/types.js';
 import { type AddressLookup, OutgoingService } from './services/outgoing.js';
@@ -129,5 +130,6 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   await app.register(capabilitiesRoutes, routeDeps);
   await app.register(messagesOutRoutes, routeDeps);
   await app.register(statusAndConversationRoutes, routeDeps);
+  await app.register(noticeRoutes, { config, store, ...(deps.clock ? { clock: deps.clock } : {}) });
   return app;
 }

@@ -1,0 +1,48 @@
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import pino from 'pino';
+import type { Config } from '../config.js';
+import { DigestWorker } from './digest.js';
+import { StatusEventFanout } from './status-events.js';
+import { UnreadWatchdog } from './unread-watchdog.js';
+import { WebhookDeliveryWorker } from './webhook-delivery.js';
+
+export interface BackgroundOptions {
+  log?: Logger;
+  clock?: () => Date;
+}
+
+interface Component {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the background components; close() stops them in reverse order. */
+export async function startBackground(
+  config: Config,
+  opts: BackgroundOptions = {},
+): Promise<{ close(): Promise<void> }> {
+  const deps = {
+    log: opts.log ?? pino({ level: config.LOG_LEVEL }),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  };
+  const components: Component[] = [
+    new WebhookDeliveryWorker(config, deps),
+    new StatusEventFanout(config, deps),
+    new UnreadWatchdog(config, deps),
+    new DigestWorker(config, deps),
+  ];
+  const started: Component[] = [];
+  const close = async () => {
+    for (const c of started.reverse()) await c.close();
+  };
+  try {
+    for (const c of components) {
+      await c.start();
+      started.push(c);
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { close };
+}
