@@ -54,7 +54,7 @@ const subscriptionInput = z
       'Write-only. Signs each body: X-Eformidling-Signature: sha256=<hex HMAC-SHA256 of the body>',
     ),
   })
-  .meta({ id: 'SubscriptionInput' });
+  .meta({ id: 'SubscriptionRequest' });
 
 const unreadRow = z
   .object({

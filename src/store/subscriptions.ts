@@ -174,11 +174,14 @@ export class SubscriptionStore {
 
   /** Records a delivery outcome; `exhausted` marks the subscription failing, a success clears it. */
   async recordDelivery(id: number, d: LastDelivery, outcome: 'ok' | 'retrying' | 'exhausted'): Promise<void> {
-    const key = this.k(`sub:${id}`);
-    if (!(await this.redis.exists(key))) return;
-    const fields: Record<string, string> = { lastDelivery: JSON.stringify(d) };
-    if (outcome === 'ok') fields.failing = '0';
-    if (outcome === 'exhausted') fields.failing = '1';
-    await this.redis.hset(key, fields);
+    const failing = outcome === 'ok' ? '0' : outcome === 'exhausted' ? '1' : '';
+    // Only while the subscription exists: a delivery finishing after a delete must not bring back a fragment.
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'lastDelivery', ARGV[1]); if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'failing', ARGV[2]) end end",
+      1,
+      this.k(`sub:${id}`),
+      JSON.stringify(d),
+      failing,
+    );
   }
 }
