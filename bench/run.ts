@@ -18,6 +18,7 @@ import {
   stopChild,
 } from './server-process.js';
 import { runUploadRss, type UploadRssResult } from './upload-rss.js';
+import { runWebhookBench, type WebhookFigures } from './webhooks.js';
 
 /**
  * npm run bench [-- --seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
@@ -39,7 +40,8 @@ const bounded = (raw: string | undefined, fallback: number, min: number, max: nu
   return n;
 };
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     seconds: { type: 'string' },
     warmup: { type: 'string' },
@@ -47,8 +49,18 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     'upload-mb': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    conversations: { type: 'string' },
   },
 });
+/** `npm run bench -- webhooks` runs that section alone; no section name runs everything. */
+const SECTIONS = ['messages', 'webhooks'] as const;
+for (const p of positionals) {
+  if (!(SECTIONS as readonly string[]).includes(p))
+    throw new Error(`unknown bench section '${p}' (${SECTIONS.join(', ')})`);
+}
+const runs = (section: (typeof SECTIONS)[number]) =>
+  positionals.length === 0 || positionals.includes(section);
+const webhookConversations = Math.floor(bounded(args.conversations, 1000, 10, 100_000, 'conversations'));
 const load: LoadOptions = {
   seconds: bounded(args.seconds, 15, 1, 120, 'seconds'),
   warmupSeconds: bounded(args.warmup, 3, 0, 30, 'warmup'),
@@ -185,8 +197,45 @@ function printReport(
   console.log(lines.join('\n'));
 }
 
+const TARGET_BYTES_PER_CONVERSATION = 1024;
+
+function printWebhooks(w: Outcome<WebhookFigures>): void {
+  if (!w.ok) {
+    console.log(`Webhooks: FAILED ${w.error}`);
+    return;
+  }
+  const f = w.value;
+  console.log(
+    [
+      '',
+      `Webhooks: ${f.events} status events (OPPRETTET, SENDT, LEVERT, LEST per conversation) queued in the stream, then the`,
+      '  background started: fan-out + BullMQ delivery to a local Fastify receiver, against a bare undici client POSTing',
+      `  the same number of event bodies to the same receiver, 16 at a time (the ceiling)`,
+      `  ours: ${f.ours.eventsPerSecond} events/s (${f.ours.seconds} s)   ceiling: ${f.ceiling.eventsPerSecond} events/s (${f.ceiling.seconds} s)`,
+      `  ratio ours/ceiling: ${f.ratio}  (each event costs us Redis reads, a BullMQ job and a delivery record besides the POST)`,
+      `Redis memory per finished conversation (created, uploaded and sent through the API, then SENDT, LEVERT, LEST;`,
+      `  MEMORY USAGE summed over its keys, mean of ${f.memory.conversations}): ${f.memory.bytesPerConversation} B  (target <= ${TARGET_BYTES_PER_CONVERSATION} B)  ${verdict(f.memory.bytesPerConversation <= TARGET_BYTES_PER_CONVERSATION)}`,
+      ...Object.entries(f.memory.byKind).map(([k, v]) => `    ${k.padEnd(24)}${String(v).padStart(6)} B`),
+    ].join('\n'),
+  );
+}
+
+async function runWebhooksOnly(): Promise<number> {
+  console.log(
+    `bench: webhooks, ${webhookConversations} conversations, prefix ${runPrefix}, Redis ${redisUrl} ...`,
+  );
+  const w = await attempt('webhooks', () =>
+    runWebhookBench(redisUrl, `${runPrefix}-webhooks`, { conversations: webhookConversations }),
+  );
+  await deleteKeys(`${runPrefix}-webhooks`).catch(() => 0);
+  printWebhooks(w);
+  console.log(`BENCH_JSON ${JSON.stringify({ webhooks: w.ok ? w.value : { error: w.error } })}`);
+  return w.ok ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   await redis.connect();
+  if (!runs('messages')) return runWebhooksOnly();
   const sandbox = await startAddressServiceSandbox();
   const baseEnv = {
     ORG_NUMBER: ORG_SENDER,
@@ -240,6 +289,7 @@ async function main(): Promise<number> {
         ? Math.round((ours.value.messagesPerSecond / bare.value.messagesPerSecond) * 100) / 100
         : null;
     printReport(ours, bare, upload, bareUpload, ark, ratio);
+    const webhooks = runs('webhooks') ? await runWebhooksOnly() : 0;
     const value = <T>(r: Outcome<T>) => (r.ok ? r.value : { error: r.error });
     console.log(
       `BENCH_JSON ${JSON.stringify({
@@ -255,7 +305,7 @@ async function main(): Promise<number> {
         arkivmelding: ark.ok ? ark.value : { error: ark.error },
       })}`,
     );
-    return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok ? 0 : 1;
+    return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok && webhooks === 0 ? 0 : 1;
   } finally {
     await sandbox.close();
   }

@@ -28,19 +28,30 @@ export function createWebhookQueue(
   });
 }
 
-/** Queues the event for every subscription that wants it; returns how many did. */
-export async function fanOut(
+/** Queues each event for every subscription that wants it, in one addBulk; returns how many jobs. */
+export async function fanOutMany(
+  queue: Queue<WebhookJobData>,
+  subscriptions: Subscription[],
+  events: ({ facts: EventFacts } & ({ statusId: number } | { noticeId: string }))[],
+): Promise<number> {
+  const jobs = events.flatMap(({ facts, ...ref }) =>
+    subscriptions
+      .filter((s) => matches(s, facts))
+      .map((s) => {
+        const data = { subscriptionId: s.id, ...ref } as WebhookJobData;
+        return { name: facts.event, data, opts: { jobId: webhookJobId(data) } };
+      }),
+  );
+  if (jobs.length) await queue.addBulk(jobs);
+  return jobs.length;
+}
+
+/** Queues one event for every subscription that wants it. */
+export function fanOut(
   queue: Queue<WebhookJobData>,
   subscriptions: Subscription[],
   facts: EventFacts,
   ref: { statusId: number } | { noticeId: string },
 ): Promise<number> {
-  const jobs = subscriptions
-    .filter((s) => matches(s, facts))
-    .map((s) => {
-      const data = { subscriptionId: s.id, ...ref } as WebhookJobData;
-      return { name: facts.event, data, opts: { jobId: webhookJobId(data) } };
-    });
-  if (jobs.length) await queue.addBulk(jobs);
-  return jobs.length;
+  return fanOutMany(queue, subscriptions, [{ facts, ...ref }]);
 }

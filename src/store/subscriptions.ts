@@ -101,6 +101,15 @@ export class SubscriptionStore {
     return this.toSubscription(await this.redis.hmget(this.k(`sub:${id}`), ...FIELDS));
   }
 
+  /** The subscription and its secret in one read, for delivery. */
+  async forDelivery(id: number): Promise<{ sub: Subscription; secret: string | null } | null> {
+    const vals = await this.redis.hmget(this.k(`sub:${id}`), ...FIELDS, 'secret');
+    const sub = this.toSubscription(vals.slice(0, FIELDS.length));
+    if (!sub) return null;
+    const sealed = vals[FIELDS.length];
+    return { sub, secret: sealed ? this.crypto.open(sealed) : null };
+  }
+
   async secretOf(id: number): Promise<string | null> {
     const sealed = await this.redis.hget(this.k(`sub:${id}`), 'secret');
     return sealed ? this.crypto.open(sealed) : null;

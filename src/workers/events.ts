@@ -6,14 +6,19 @@ import type { Store } from '../store/store.js';
 export async function statusEvent(store: Store, statusId: number): Promise<Record<string, unknown> | null> {
   const h = await store.redis.hgetall(`${store.prefix}status:${statusId}`);
   if (!h.id) return null;
-  const conv = await store.getConversation(Number(h.convId));
+  const [direction, serviceIdentifier] = await store.redis.hmget(
+    `${store.prefix}conv:${h.convId}`,
+    'direction',
+    'serviceIdentifier',
+  );
   return {
     createdTs: h.lastUpdate,
     resource: 'messages',
     event: 'status',
     messageId: h.messageId,
     conversationId: h.conversationId,
-    ...(conv ? { direction: conv.direction, serviceIdentifier: conv.serviceIdentifier } : {}),
+    ...(direction ? { direction } : {}),
+    ...(serviceIdentifier ? { serviceIdentifier } : {}),
     status: h.status,
     ...(h.description ? { description: h.description } : {}),
   };

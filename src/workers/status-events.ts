@@ -3,7 +3,8 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { TAUSHETSBELAGT_PROCESS } from '../config.js';
-import { createWebhookQueue, fanOut, type WebhookJobData } from '../queues/webhook-queue.js';
+import type { EventFacts } from '../domain/subscriptions.js';
+import { createWebhookQueue, fanOutMany, type WebhookJobData } from '../queues/webhook-queue.js';
 import { Crypto } from '../store/crypto.js';
 import { NoticeStore } from '../store/notices.js';
 import { createRedis } from '../store/redis.js';
@@ -61,51 +62,61 @@ export class StatusEventFanout {
     const firstAge = this.config.UNREAD_ALERT_AFTER[0]!.ms;
     const digestOn = Boolean(this.config.SMTP_URL);
 
+    /** One batch: reads in parallel (pipelined on the connection), one addBulk for all webhook jobs. */
     const handle = async (statusIds: number[]) => {
-      const statuses = await Promise.all(statusIds.map((id) => redis.hgetall(`${prefix}status:${id}`)));
-      const allSubs = await subs.all();
-      for (const s of statuses) {
-        if (!s.id) continue;
-        const conv = await store.getConversation(Number(s.convId));
-        if (!conv) continue;
+      const statuses = (
+        await Promise.all(statusIds.map((id) => redis.hgetall(`${prefix}status:${id}`)))
+      ).filter((s) => s.id);
+      const [allSubs, convs] = await Promise.all([
+        subs.all(),
+        Promise.all(statuses.map((s) => store.getConversation(Number(s.convId)))),
+      ]);
+      const jobs: { statusId: number; facts: EventFacts }[] = [];
+      const work: Promise<unknown>[] = [];
+      statuses.forEach((s, i) => {
+        const conv = convs[i];
+        if (!conv) return;
         const statusId = Number(s.id);
-        await fanOut(
-          this.queue!,
-          allSubs,
-          {
+        jobs.push({
+          statusId,
+          facts: {
             event: 'status',
             status: s.status ?? '',
             serviceIdentifier: conv.serviceIdentifier,
             direction: conv.direction,
           },
-          { statusId },
-        );
+        });
         const kvittering =
           conv.processIdentifier === RESPONSE_PROCESS || conv.documentIdentifier.includes('kvittering');
         if (digestOn && !kvittering && ANOMALIES.has(s.status ?? '')) {
-          await notices.addDigestItem(`s${statusId}`, Number(s.ms ?? 0));
+          work.push(notices.addDigestItem(`s${statusId}`, Number(s.ms ?? 0)));
         }
-        if (conv.direction !== 'OUTGOING') continue;
-        if (s.status === 'LEST') await notices.stopUnread(conv.messageId);
+        if (conv.direction !== 'OUTGOING') return;
+        if (s.status === 'LEST') work.push(notices.stopUnread(conv.messageId));
         if (s.status === 'LEVERT') {
-          const msg = await store.getMessage(conv.messageId);
-          const confidential = msg ? msg.confidential : conv.processIdentifier === TAUSHETSBELAGT_PROCESS;
-          if (!confidential) continue;
-          const levertMs = Number(s.ms ?? 0);
-          await notices.trackUnread(
-            conv.id,
-            {
-              messageId: conv.messageId,
-              conversationId: conv.conversationId,
-              receiverIdentifier: conv.receiverIdentifier,
-              serviceIdentifier: conv.serviceIdentifier || 'DPV',
-              levertTs: s.lastUpdate ?? '',
-              levertMs,
-            },
-            levertMs + firstAge,
+          work.push(
+            (async () => {
+              const msg = await store.getMessage(conv.messageId);
+              const confidential = msg ? msg.confidential : conv.processIdentifier === TAUSHETSBELAGT_PROCESS;
+              if (!confidential) return;
+              const levertMs = Number(s.ms ?? 0);
+              await notices.trackUnread(
+                conv.id,
+                {
+                  messageId: conv.messageId,
+                  conversationId: conv.conversationId,
+                  receiverIdentifier: conv.receiverIdentifier,
+                  serviceIdentifier: conv.serviceIdentifier || 'DPV',
+                  levertTs: s.lastUpdate ?? '',
+                  levertMs,
+                },
+                levertMs + firstAge,
+              );
+            })(),
           );
         }
-      }
+      });
+      await Promise.all([fanOutMany(this.queue!, allSubs, jobs), ...work]);
     };
 
     const reader = this.reader;

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Crypto } from '../../src/store/crypto.js';
 import { Store } from '../../src/store/store.js';
@@ -245,6 +247,28 @@ describe('subscriptions API', () => {
     expect(closed.status).toBe(400);
     expect(closed.body.exception).toBe('WebhookPushEndpointPingFailedException');
     expect(closed.body.message).toMatch(/^Ping failed with: connection failed/);
+    // An endpoint that accepts the connection and never answers: the deadline makes it a failure.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    const hung = await subscribe({
+      name: 'Ping',
+      pushEndpoint: `http://127.0.0.1:${port}/`,
+      resource: 'all',
+      event: 'all',
+    });
+    silent.close();
+    expect(hung.status).toBe(400);
+    expect(hung.body.message).toBe('Ping failed with: no answer within 2000 ms.');
+    const redirect = await receiver();
+    redirect.answer = () => 302;
+    const moved = await subscribe({
+      name: 'Ping',
+      pushEndpoint: redirect.url,
+      resource: 'all',
+      event: 'all',
+    });
+    expect(moved.body.message).toBe('Ping failed with: HTTP 302.');
     const list = await h.json<{ content: Sub[] }>('GET', '/api/subscriptions?size=100');
     expect(list.body.content.filter((s) => s.name === 'Ping')).toEqual([]);
   });
