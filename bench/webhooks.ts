@@ -228,12 +228,7 @@ export async function runWebhookBench(
     // Nothing runs until now: the stream holds every event; time from start to the last delivery.
     const started = performance.now();
     background = await startBackground(config, { log: pino({ level: 'silent' }) });
-    const probe = setInterval(async () => {
-      const g = (await store.redis.call('XINFO', 'GROUPS', `${prefix}:status:events`)) as unknown[][];
-      if (process.env.BENCH_DEBUG) console.log('t', Math.round(performance.now() - started), 'recv', rec.count(), JSON.stringify(g[0]));
-    }, 1000);
     await waitUntil(() => rec.count() >= events, 300_000);
-    clearInterval(probe);
     const oursSeconds = (performance.now() - started) / 1000;
     const ceilingSeconds = await bareCeiling(rec.url, events);
     const memory = await memoryPerConversation(store.redis, `${prefix}:`, store, finished);
