@@ -129,37 +129,26 @@ export class StatusEventFanout {
       await ack(batch.map(([id]) => id));
     };
 
-    // Our own unacknowledged entries first, then those a dead consumer left behind.
-    for (;;) {
-      const mine = entries(
-        await reader.xreadgroup(
-          'GROUP',
+    // Entries a stopped or dead consumer read but never acknowledged are taken over: now and every half minute.
+    const claimAbandoned = async () => {
+      let cursor = '0-0';
+      do {
+        const [next, claimed] = (await redis.xautoclaim(
+          stream,
           STATUS_EVENTS_GROUP,
           this.consumer,
+          CLAIM_IDLE_MS,
+          cursor,
           'COUNT',
           BATCH,
-          'STREAMS',
-          stream,
-          '0',
-        ),
-      );
-      if (!mine.length) break;
-      await process(mine);
-    }
-    let cursor = '0-0';
-    do {
-      const [next, claimed] = (await redis.xautoclaim(
-        stream,
-        STATUS_EVENTS_GROUP,
-        this.consumer,
-        CLAIM_IDLE_MS,
-        cursor,
-        'COUNT',
-        BATCH,
-      )) as [string, [string, string[]][]];
-      if (claimed.length) await process(claimed.filter((e) => e?.[1]));
-      cursor = next;
-    } while (cursor !== '0-0');
+        )) as [string, [string, string[]][]];
+        const live = claimed.filter((e) => e?.[1]);
+        if (live.length) await process(live);
+        cursor = next;
+      } while (cursor !== '0-0');
+    };
+    await claimAbandoned();
+    let lastClaim = Date.now();
 
     this.loop = (async () => {
       while (!this.stopping) {
@@ -179,6 +168,10 @@ export class StatusEventFanout {
             ),
           );
           if (batch.length) await process(batch);
+          if (Date.now() - lastClaim > CLAIM_IDLE_MS / 2) {
+            lastClaim = Date.now();
+            await claimAbandoned();
+          }
         } catch (err) {
           if (this.stopping) break;
           log.error(

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ORG_DPV_ORDINARY_ONLY } from '../../src/sandbox/address-service-seed.js';
 import { Crypto } from '../../src/store/crypto.js';
 import { Store } from '../../src/store/store.js';
 import { startBackground } from '../../src/workers/index.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
+import { ADMINISTRASJON, sbd } from '../helpers/messages.js';
 import { createConfidentialMessage } from '../helpers/outgoing.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -153,6 +155,30 @@ describe('unread confidential watchdog', () => {
 
     const report = await h.json<Row[]>('GET', '/api/reports/unread');
     expect(report.body.find((x) => x.messageId === m1.messageId)).toMatchObject({ noticesSent: 3 });
+  });
+
+  it('leaves ordinary (not confidential) post alone', async () => {
+    const created = await h.json(
+      'POST',
+      '/api/messages/out',
+      sbd({ receiver: ORG_DPV_ORDINARY_ONLY, process: ADMINISTRASJON }),
+    );
+    expect(created.status).toBe(200);
+    const mid = (
+      created.body.standardBusinessDocumentHeader as {
+        documentIdentification: { instanceIdentifier: string };
+      }
+    ).documentIdentification.instanceIdentifier;
+    const marker = await createConfidentialMessage(h);
+    await deliveredAt(mid, nowMs);
+    await deliveredAt(marker.messageId, nowMs);
+    nowMs += 4 * DAY;
+    // The confidential one delivered at the same time is the barrier: both were looked at in the same ticks.
+    await r.waitFor(() => unread(marker.messageId).length === 1);
+    expect(unread(mid)).toEqual([]);
+    expect(await h.redis.exists(`${h.prefix}:unread:m:${mid}`)).toBe(0);
+    const report = await h.json<Row[]>('GET', '/api/reports/unread');
+    expect(report.body.map((x) => x.messageId)).not.toContain(mid);
   });
 
   it('raises every age that fell due while down, each once', async () => {
