@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatOslo } from '../../src/domain/time.js';
 import { Crypto } from '../../src/store/crypto.js';
 import { createRedis } from '../../src/store/redis.js';
 import { Store } from '../../src/store/store.js';
@@ -113,6 +115,59 @@ describe('e-mail digest of anomalies', () => {
     expect(smtp.mails.filter((m) => m.text.includes(c.messageId))).toHaveLength(1);
     // The earlier items are not sent again.
     expect(mail.text.match(/Message-ID:/g)).toHaveLength(1);
+  });
+
+  it('leaves kvitteringer out: they are answers, not anomalies', async () => {
+    const mid = randomUUID();
+    const cid = randomUUID();
+    const now = new Date(nowMs);
+    const ts = formatOslo(now);
+    const convId = await store.createOutgoing(
+      {
+        conversationId: cid,
+        messageId: mid,
+        sender: '0192:910077473',
+        senderIdentifier: '910077473',
+        receiver: '0192:910075946',
+        receiverIdentifier: '910075946',
+        processIdentifier: 'urn:no:difi:profile:arkivmelding:response:ver1.0',
+        documentIdentifier: 'urn:no:difi:eformidling:xsd::arkivmelding_kvittering',
+        messageReference: cid,
+        messageTitle: '',
+        lastUpdate: ts,
+        expiry: ts,
+        direction: 'OUTGOING',
+        serviceIdentifier: 'DPV',
+      },
+      {
+        messageId: mid,
+        conversationId: cid,
+        processIdentifier: 'urn:no:difi:profile:arkivmelding:response:ver1.0',
+        receiverIdentifier: '910075946',
+        senderIdentifier: '910077473',
+        serviceIdentifier: 'DPV',
+        documentType: 'arkivmelding_kvittering',
+        type: 'arkivmelding_kvittering',
+        resource: '',
+        confidential: false,
+        expiry: ts,
+        expiryMs: nowMs,
+        lastUpdated: ts,
+        lastUpdatedMs: nowMs,
+        inputHash: '',
+      },
+      '{}',
+      now,
+    );
+    expect(convId).not.toBeNull();
+    expect((await store.addStatus(mid, 'FEIL', { description: 'Kvittering ikke levert' })).outcome).toBe(
+      'new',
+    );
+    const marker = await createConfidentialMessage(h);
+    await store.addStatus(marker.messageId, 'FEIL');
+    const mail = await eventually(async () => smtp.mails.find((m) => m.text.includes(marker.messageId)));
+    expect(mail.text).not.toContain(mid);
+    expect(smtp.mails.some((m) => m.text.includes(mid))).toBe(false);
   });
 
   it('has a line for each unread notice', async () => {
