@@ -9,6 +9,7 @@ import { WebhookDeliveryWorker } from './webhook-delivery.js';
 export interface BackgroundOptions {
   log?: Logger;
   clock?: () => Date;
+  claimIdleMs?: number;
 }
 
 interface Component {
@@ -24,6 +25,7 @@ export async function startBackground(
   const deps = {
     log: opts.log ?? pino({ level: config.LOG_LEVEL }),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.claimIdleMs !== undefined ? { claimIdleMs: opts.claimIdleMs } : {}),
   };
   const components: Component[] = [
     new WebhookDeliveryWorker(config, deps),

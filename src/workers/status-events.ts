@@ -130,6 +130,7 @@ export class StatusEventFanout {
     };
 
     // Entries a stopped or dead consumer read but never acknowledged are taken over: now and every half minute.
+    const claimIdleMs = this.deps.claimIdleMs ?? CLAIM_IDLE_MS;
     const claimAbandoned = async () => {
       let cursor = '0-0';
       do {
@@ -137,7 +138,7 @@ export class StatusEventFanout {
           stream,
           STATUS_EVENTS_GROUP,
           this.consumer,
-          CLAIM_IDLE_MS,
+          claimIdleMs,
           cursor,
           'COUNT',
           BATCH,
@@ -168,7 +169,7 @@ export class StatusEventFanout {
             ),
           );
           if (batch.length) await process(batch);
-          if (Date.now() - lastClaim > CLAIM_IDLE_MS / 2) {
+          if (Date.now() - lastClaim > claimIdleMs / 2) {
             lastClaim = Date.now();
             await claimAbandoned();
           }

@@ -15,6 +15,8 @@ import { statusEvent, unreadEvent } from './events.js';
 export interface BackgroundDeps {
   log: Logger;
   clock?: () => Date;
+  /** How long a status event may sit unacknowledged with another consumer before it is taken over (default 60 s). */
+  claimIdleMs?: number;
 }
 
 /**

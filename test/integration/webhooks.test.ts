@@ -228,6 +228,45 @@ describe('webhook delivery', () => {
   });
 });
 
+describe('status events left by a dead consumer', () => {
+  it('are taken over and delivered once they have waited long enough', async () => {
+    const r = await receiver();
+    expect(
+      (
+        await subscribe({
+          name: 'Dead',
+          pushEndpoint: r.url,
+          resource: 'all',
+          event: 'status',
+          filter: 'status=LEVETID_UTLOPT',
+        })
+      ).status,
+    ).toBe(200);
+    await background.close();
+    const m = await createConfidentialMessage(h);
+    await store.addStatus(m.messageId, 'LEVETID_UTLOPT');
+    // Another instance reads the new entries and dies before acknowledging them.
+    const read = (await h.redis.xreadgroup(
+      'GROUP',
+      'notices',
+      'crashed-instance',
+      'COUNT',
+      1000,
+      'STREAMS',
+      `${h.prefix}:status:events`,
+      '>',
+    )) as [string, unknown[]][];
+    expect(read[0]![1].length).toBeGreaterThan(0);
+    background = await startBackground(h.config, { log: h.app.log, claimIdleMs: 200 });
+    await r.waitFor(() => r.events().some((e) => e.body.messageId === m.messageId));
+    expect(r.events().filter((e) => e.body.messageId === m.messageId)).toHaveLength(1);
+    // Everything the dead consumer held is acknowledged now.
+    await eventually(async () =>
+      ((await h.redis.xpending(`${h.prefix}:status:events`, 'notices')) as [number])[0] === 0 ? true : null,
+    );
+  });
+});
+
 describe('subscriptions API', () => {
   it('refuses a subscription whose ping fails, and stores nothing', async () => {
     const r = await receiver();
