@@ -263,17 +263,19 @@ export const noticeRoutes: FastifyPluginAsyncZod<NoticeRouteOptions> = async (
       const at = now();
       const first = config.UNREAD_ALERT_AFTER[0]!.ms;
       const candidates = await notices.unreadSince(at.getTime() - first);
-      const rows = [];
-      for (const u of candidates) {
-        // A LEST the background has not seen yet still counts: the status set is the truth.
-        if (
-          await store.redis.hexists(
-            `${store.prefix}conv:${await store.conversationIdOfMessage(u.messageId)}:status`,
-            'LEST',
-          )
-        )
-          continue;
-        rows.push({
+      // A LEST the background has not seen yet still counts: the status set is the truth.
+      const read = await Promise.all(
+        candidates.map(async (u) => {
+          const convId = await store.conversationIdOfMessage(u.messageId);
+          return (
+            convId === null ||
+            (await store.redis.hexists(`${store.prefix}conv:${convId}:status`, 'LEST')) === 1
+          );
+        }),
+      );
+      const rows = candidates
+        .filter((_u, i) => !read[i])
+        .map((u) => ({
           messageId: u.messageId,
           conversationId: u.conversationId,
           receiverIdentifier: u.receiverIdentifier,
@@ -281,8 +283,7 @@ export const noticeRoutes: FastifyPluginAsyncZod<NoticeRouteOptions> = async (
           waitedSeconds: Math.floor((at.getTime() - u.levertMs) / 1000),
           noticesSent: u.noticesSent,
           lastNoticeTs: u.lastNoticeTs ?? null,
-        });
-      }
+        }));
       const wantsCsv =
         request.query.format === 'csv' ||
         (request.query.format === undefined && /\btext\/csv\b/i.test(request.headers.accept ?? ''));

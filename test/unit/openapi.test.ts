@@ -22,6 +22,9 @@ describe('OpenAPI', () => {
       '/api/conversations/{id}',
       '/api/conversations/messageId/{messageId}',
       '/api/capabilities/{receiverIdentifier}',
+      '/api/subscriptions',
+      '/api/subscriptions/{id}',
+      '/api/reports/unread',
     ]) {
       expect(doc.paths, p).toHaveProperty([p]);
     }
