@@ -123,7 +123,7 @@ export class StatusEventFanout {
     const ack = (ids: string[]) => (ids.length ? redis.xack(stream, STATUS_EVENTS_GROUP, ...ids) : 0);
     const entries = (raw: unknown): [string, string[]][] =>
       (raw as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? [];
-    const process = async (batch: [string, string[]][]) => {
+    const processBatch = async (batch: [string, string[]][]) => {
       const ids = batch.map(([, f]) => Number(f[f.indexOf('statusId') + 1]));
       await handle(ids.filter((n) => Number.isFinite(n) && n > 0));
       await ack(batch.map(([id]) => id));
@@ -144,7 +144,7 @@ export class StatusEventFanout {
           BATCH,
         )) as [string, [string, string[]][]];
         const live = claimed.filter((e) => e?.[1]);
-        if (live.length) await process(live);
+        if (live.length) await processBatch(live);
         cursor = next;
       } while (cursor !== '0-0');
     };
@@ -168,7 +168,7 @@ export class StatusEventFanout {
               '>',
             ),
           );
-          if (batch.length) await process(batch);
+          if (batch.length) await processBatch(batch);
           if (Date.now() - lastClaim > claimIdleMs / 2) {
             lastClaim = Date.now();
             await claimAbandoned();
@@ -186,7 +186,7 @@ export class StatusEventFanout {
               .xreadgroup('GROUP', STATUS_EVENTS_GROUP, this.consumer, 'COUNT', BATCH, 'STREAMS', stream, '0')
               .catch(() => null),
           );
-          if (mine.length) await process(mine).catch(() => undefined);
+          if (mine.length) await processBatch(mine).catch(() => undefined);
         }
       }
     })();

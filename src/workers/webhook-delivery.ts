@@ -46,7 +46,7 @@ export class WebhookDeliveryWorker {
 
     // A success is recorded at most once a second per subscription; a change of state always is.
     const lastOkWrite = new Map<number, number>();
-    const process = async (job: Job<WebhookJobData>) => {
+    const deliver = async (job: Job<WebhookJobData>) => {
       const { subscriptionId } = job.data;
       const [found, event] = await Promise.all([
         subs.forDelivery(subscriptionId),
@@ -86,7 +86,7 @@ export class WebhookDeliveryWorker {
     };
 
     this.conn = createRedis(this.config.REDIS_URL, 'worker');
-    this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, process, {
+    this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, deliver, {
       connection: this.conn,
       prefix: `${prefix}bull`,
       concurrency: 64,
