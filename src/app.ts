@@ -19,6 +19,7 @@ import { capabilitiesRoutes } from './routes/capabilities.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesInRoutes } from './routes/messages-in.js';
 import { messagesOutRoutes } from './routes/messages-out.js';
+import { noticeRoutes } from './routes/notices.js';
 import { statusAndConversationRoutes } from './routes/status-and-conversations.js';
 import type { RouteDeps } from './routes/types.js';
 import { IncomingService } from './services/incoming.js';
@@ -168,5 +169,6 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   await app.register(messagesOutRoutes, routeDeps);
   await app.register(messagesInRoutes, routeDeps);
   await app.register(statusAndConversationRoutes, routeDeps);
+  await app.register(noticeRoutes, { config, store, ...(deps.clock ? { clock: deps.clock } : {}) });
   return app;
 }

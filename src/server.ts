@@ -1,5 +1,4 @@
 import closeWithGrace from 'close-with-grace';
-import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startBackground } from './workers/index.js';
@@ -17,7 +16,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const app = await buildApp(config);
-  const background = await startBackground(config, { log: app.log as Logger });
+  const background = await startBackground(config, { log: app.log });
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
