@@ -81,6 +81,9 @@ export const configSchema = z.object({
   API_AUTH: z.enum(['basic', 'none']).default('basic'),
   API_USERNAME: z.string().min(1).optional(),
   API_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  AUTH_FAILURE_LIMIT: int(10, 0),
+  AUTH_FAILURE_WINDOW_MS: int(60_000, 1),
+  AUTH_LOCKOUT_MS: int(60_000, 0),
   ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
 });
