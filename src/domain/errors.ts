@@ -19,16 +19,17 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly extra: { description?: string; errors?: ProblemItem[] } = {},
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = code;
   }
 }
 
 const err =
   (status: number, code: string) =>
-  (message: string, extra?: AppError['extra']): AppError =>
-    new AppError(status, code, message, extra);
+  (message: string, extra?: AppError['extra'], cause?: unknown): AppError =>
+    new AppError(status, code, message, extra, cause);
 
 /** Codes the reference integration point also uses (its exception simple names). */
 export const REFERENCE_CODES = new Set([

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { finished, PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GCM } from './crypto.js';
 
@@ -79,6 +79,13 @@ export class FileStore {
     // A pass-through between request and pipeline, so a refused upload does not destroy the socket.
     const pass = new PassThrough();
     source.pipe(pass);
+    // pipe() does not pass on a source that fails or is destroyed early (a truncated multipart body):
+    // without this the pipeline would wait for the rest forever.
+    // (A stream destroyed after its last chunk was queued reports no error, but never ends either.)
+    const stopWatching = finished(source, (err) => {
+      if (err || !source.readableEnded)
+        pass.destroy(err ?? new Error('The upload ended before its last byte'));
+    });
     try {
       await pipeline(pass, limiter, cipher, appendTag, out);
       await rename(partial, final);
@@ -87,6 +94,8 @@ export class FileStore {
       source.resume();
       await rm(partial, { force: true });
       throw err;
+    } finally {
+      stopWatching();
     }
     return { fileId, size, ...(opts.keepPlaintext ? { plaintext: Buffer.concat(chunks) } : {}) };
   }
