@@ -14,6 +14,7 @@ import { AddressServiceClient } from './adapters/address-service.js';
 import type { Config } from './config.js';
 import { guardApiRoutes, protectedApi } from './plugins/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/errors.js';
+import { registerUnreadBodyHandling } from './plugins/unread-body.js';
 import { createSendQueue, type SendJobData } from './queues/send-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
 import { healthRoutes } from './routes/health.js';
@@ -45,6 +46,9 @@ export const API_ROUTES: readonly FastifyPluginAsyncZod<RouteDeps>[] = [
   messagesOutRoutes,
   statusAndConversationRoutes,
 ];
+
+/** How much of a refused request's unread body is read and discarded to keep the connection usable. */
+export const UNREAD_BODY_DRAIN_LIMIT = 8 * 1024 * 1024;
 
 export const APP_VERSION = '0.1.0';
 
@@ -119,6 +123,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   });
 
   registerErrorHandling(app, config.ERROR_EXCEPTION_STYLE);
+  registerUnreadBodyHandling(app, UNREAD_BODY_DRAIN_LIMIT);
   if (config.API_AUTH === 'none')
     app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
 
