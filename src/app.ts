@@ -116,7 +116,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       log: app.log,
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);
-  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock);
+  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock, app.log);
   app.addHook('onClose', async () => {
     if (!deps.queue) await queue.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());

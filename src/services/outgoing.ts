@@ -75,6 +75,7 @@ export class OutgoingService {
     private readonly addressService: AddressLookup,
     private readonly queue: Queue<SendJobData>,
     private readonly clock: () => Date = () => new Date(),
+    private readonly log?: { error(obj: object, msg: string): void },
   ) {}
 
   /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
@@ -341,6 +342,7 @@ export class OutgoingService {
           maxDepth: this.config.ARKIVMELDING_MAX_DEPTH,
           confidential: msg.processIdentifier === TAUSHETSBELAGT_PROCESS,
           recipientRule: this.config.CONFIDENTIAL_RECIPIENT_RULE,
+          onInternalError: (err) => this.log?.error({ err }, 'arkivmelding validator failed internally'),
         });
         if (!result.ok) {
           throw new AppError(400, result.code, result.message, { errors: result.problems });
