@@ -268,6 +268,17 @@ export function multipartBoundaryProblem(contentType: string): string | undefine
 /** Errors while reading the next part: the plugin's own (with a 4xx status) pass on; the parser's mean bad input. */
 function multipartReadError(e: unknown, log: FastifyBaseLogger): unknown {
   if (e instanceof AppError) return e;
+  const code = (e as { code?: unknown }).code;
+  switch (code) {
+    case 'FST_PROTO_VIOLATION':
+      return Errors.badRequest('A multipart part may not be named __proto__ or constructor', {}, e);
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+      return Errors.badJson('A multipart part typed application/json does not hold valid JSON', {}, e);
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return Errors.payloadTooLarge('The multipart request has more parts than allowed', {}, e);
+  }
   const status = (e as { statusCode?: unknown }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return e;
   log.info({ err: { name: (e as Error).name, message: (e as Error).message } }, 'multipart body refused');

@@ -102,7 +102,20 @@ describe('the multipart "sbd" part', () => {
         body: '{}',
       },
     ]);
-    expectProblem(res, 400, 'FST_PROTO_VIOLATION');
+    const body = expectProblem(res, 400, 'BadRequestException');
+    expect(body.message).toContain('__proto__');
+  });
+
+  it('refuses another part typed application/json that does not parse with a 400 (was a 406)', async () => {
+    const json = JSON.stringify(sbd({ hoveddokument: 'brev.pdf' }));
+    const res = await post([
+      { headers: SBD_FORMS['a plain field (no Content-Type)']!(json), body: json },
+      {
+        headers: ['Content-Disposition: form-data; name="note"', 'Content-Type: application/json'],
+        body: '{',
+      },
+    ]);
+    expectProblem(res, 400, 'HttpMessageNotReadableException');
   });
 
   it('refuses JSON that does not parse, naming the part', async () => {
