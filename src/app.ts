@@ -23,7 +23,7 @@ import { statusAndConversationRoutes } from './routes/status-and-conversations.j
 import type { RouteDeps } from './routes/types.js';
 import { type AddressLookup, OutgoingService } from './services/outgoing.js';
 import { Crypto } from './store/crypto.js';
-import { FileStore } from './store/files.js';
+import { FileStore, startPartialSweeper } from './store/files.js';
 import { createRedis } from './store/redis.js';
 import { Store } from './store/store.js';
 
@@ -117,7 +117,17 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);
   const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock, app.log);
+  let stopSweeper: (() => void) | undefined;
+  app.addHook('onReady', async () => {
+    stopSweeper = await startPartialSweeper(files, {
+      maxAgeMs: config.PARTIAL_FILE_MAX_AGE_MS,
+      intervalMs: config.PARTIAL_FILE_SWEEP_INTERVAL_MS,
+      onSwept: (removed) => app.log.info({ removed }, 'removed abandoned partial uploads'),
+      onError: (err) => app.log.error({ err }, 'sweeping partial uploads failed'),
+    });
+  });
   app.addHook('onClose', async () => {
+    stopSweeper?.();
     if (!deps.queue) await queue.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });

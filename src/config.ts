@@ -70,6 +70,8 @@ export const configSchema = z.object({
   SERVICE_REGISTRY_CACHE_SECONDS: int(300, 0),
   DATA_DIR: z.string().min(1).default('./data'),
   DATA_ENCRYPTION_KEY: key,
+  PARTIAL_FILE_MAX_AGE_MS: int(3_600_000, 1000),
+  PARTIAL_FILE_SWEEP_INTERVAL_MS: int(600_000, 10),
   DEFAULT_TTL_HOURS: int(24, 1),
   MAX_MESSAGE_SIZE: size('250MB'),
   MULTIPART_MAX_FILE_SIZE: size('5MiB'),

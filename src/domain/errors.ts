@@ -77,6 +77,7 @@ export const Errors = {
   missingArkivmeldingFile: err(400, 'MissingArkivmeldingFileException'),
   invalidArkivmelding: err(400, 'InvalidArkivmeldingException'),
   messageAlreadySent: err(400, 'MessageAlreadySentException'),
+  sendInProgress: err(409, 'MessageSendInProgressException'),
   invalidStatusTransition: err(409, 'InvalidStatusTransitionException'),
   unauthorized: err(401, 'UnauthorizedException'),
   tooManyAuthenticationFailures: err(429, 'TooManyAuthenticationFailuresException'),

@@ -130,7 +130,8 @@ export const messagesOutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
             'content-disposition': z.string().optional(),
             'content-type': z.string().optional(),
           }),
-          response: errorResponses,
+          // 409: a send of the message is in progress (repeat the send to complete it).
+          response: { ...errorResponses, 409: errorSchema },
         },
       },
       async (request, reply) => {

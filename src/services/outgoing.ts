@@ -26,7 +26,7 @@ import {
 import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
-import { type FileStore, SizeLimitError } from '../store/files.js';
+import { type FileStore, SizeLimitError, UploadAbortedError } from '../store/files.js';
 import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
 
 export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
@@ -285,11 +285,7 @@ export class OutgoingService {
       this.requireMessage(messageId),
       this.store.hasFile(messageId, part.filename),
     ]);
-    if (msg.state !== 'created') {
-      throw Errors.messageAlreadySent(
-        `Message with messageId = ${messageId} has been sent; files can no longer be added`,
-      );
-    }
+    if (msg.state !== 'created') throw this.notOpenForFiles(messageId, msg.state);
     if (!part.title.trim()) {
       throw Errors.missingTitle(
         'Title is required for the following capabilities: DPV. Give ?title= or a name in Content-Disposition',
@@ -317,6 +313,16 @@ export class OutgoingService {
         plaintextLimit: this.config.ARKIVMELDING_MAX_SIZE,
       });
     } catch (e) {
+      if (e instanceof UploadAbortedError) {
+        // Nobody is left to read the answer; it keeps the log honest (a client problem, not a 500).
+        const error = new AppError(
+          400,
+          'UploadAbortedException',
+          `The upload of ${part.filename} ended before the whole body arrived`,
+        );
+        error.cause = e;
+        throw error;
+      }
       if (e instanceof SizeLimitError) {
         if (isArkivmelding && e.limit === this.config.ARKIVMELDING_MAX_SIZE) {
           throw new AppError(
@@ -376,8 +382,9 @@ export class OutgoingService {
           case 'gone':
             throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
           case 'sent':
-            throw Errors.messageAlreadySent(
-              `Message with messageId = ${messageId} has been sent; files can no longer be added`,
+            throw this.notOpenForFiles(
+              messageId,
+              (await this.store.getMessage(messageId))?.state ?? 'queued',
             );
           case 'duplicate':
             throw Errors.duplicateFilename(`Filename already exists in message: ${part.filename}.`);
@@ -430,16 +437,35 @@ export class OutgoingService {
         }
       }
     }
+    // Claiming freezes the files. A message found 'queuing' is a send that stopped between claim and
+    // queue (Redis failed, the process died): this send completes it. The job id is deterministic, so
+    // adding it again when it did get in is a no-op. Never back to 'created': the job may be in Redis
+    // even when adding it reported a failure.
     const state = await this.store.claimSend(messageId);
     if (state === '') throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
     if (state === 'queued') return;
     try {
       await enqueueSend(this.queue, messageId);
     } catch (e) {
-      await this.store.setState(messageId, 'created');
-      throw Errors.storeUnavailable(`The message could not be queued: ${(e as Error).message}`);
+      const error = Errors.storeUnavailable(
+        `Message with messageId = ${messageId} could not be queued. The send is kept in progress: repeat POST /api/messages/out/${messageId} to complete it`,
+      );
+      error.cause = e;
+      throw error;
     }
     await this.store.setState(messageId, 'queued');
+  }
+
+  /** Files are accepted only before the send; a send left in progress says how to finish it. */
+  private notOpenForFiles(messageId: string, state: string): AppError {
+    if (state === 'queuing') {
+      return Errors.sendInProgress(
+        `A send of message ${messageId} is in progress or was interrupted, so files can no longer be added. Repeat POST /api/messages/out/${messageId} to complete the send`,
+      );
+    }
+    return Errors.messageAlreadySent(
+      `Message with messageId = ${messageId} has been sent; files can no longer be added`,
+    );
   }
 
   /** The hoveddokument name: the uploaded primary file's, else (rare) read from the sealed SBD. */

@@ -100,7 +100,14 @@ describe('multipart framing', () => {
       `--${b}\r\nContent-Disposition: form-data; name="sbd"\r\n\r\n${json}\r\n` +
         `--${b}\r\nContent-Disposition: form-data; name="Brev"; filename="brev.pdf"\r\n\r\n%PDF-1.7 and then`,
     );
-    expectProblem(cut, 400, 'BadRequestException');
+    // Refused by the parser (the part is already cut off) or by the file store (the part ends while written).
+    expect(cut.status).toBe(400);
+    const code = JSON.parse(cut.text).exception as string;
+    expectProblem(
+      cut,
+      400,
+      ['BadRequestException', 'UploadAbortedException'].includes(code) ? code : 'BadRequestException',
+    );
     expect((await h.json('GET', `/api/messages/out/${messageId}`)).status).toBe(404);
   });
 
