@@ -155,7 +155,14 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   await app.register(swaggerUi, { routePrefix: '/api-docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const routeDeps: RouteDeps = { config, store, outgoing, addressService, queue };
+  const routeDeps: RouteDeps = {
+    config,
+    store,
+    outgoing,
+    addressService,
+    queue,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  };
   // Public: liveness and readiness only.
   await app.register(healthRoutes, routeDeps);
   // Everything under /api: registered inside the one protected scope (the start fails otherwise).

@@ -10,4 +10,6 @@ export interface RouteDeps {
   outgoing: OutgoingService;
   addressService: AddressLookup;
   queue: Queue<SendJobData>;
+  /** The app's clock when a test sets one (routes that need "now" take it from here). */
+  clock?: () => Date;
 }

@@ -118,6 +118,25 @@ describe('every /api route is inside the protected scope', () => {
     }
   });
 
+  it('any method on any documented path: 401 wherever an authenticated request reaches a route', async () => {
+    let refused = 0;
+    for (const path of apiPaths) {
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']) {
+        const authed = await rawRequest(h.base, method, path, { authorization: h.auth });
+        const unmatched = authed.status === 404 && JSON.parse(authed.text).exception === 'NotFoundException';
+        for (const headers of [{}, { authorization: WRONG }] as Record<string, string>[]) {
+          const res = await rawRequest(h.base, method, path, headers);
+          if (unmatched) expectGeneric404(res, method);
+          else {
+            expect401(res, `${method} ${path}`);
+            refused++;
+          }
+        }
+      }
+    }
+    expect(refused).toBeGreaterThanOrEqual(operations.length * 2);
+  });
+
   it('a mangled path is refused (401) or matches nothing (the same 404 as with credentials)', async () => {
     let refused = 0;
     let unmatched = 0;
