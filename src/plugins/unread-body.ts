@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 export function registerUnreadBodyHandling(app: FastifyInstance, drainLimit: number): void {
   app.addHook('onSend', async (request, reply, payload) => {
     const req = request.raw;
-    if (req.complete && req.readableEnded) return payload;
+    // Every byte of the request has arrived (or there was no body): the connection is not held up.
+    if (req.complete) return payload;
     const declared = Number(req.headers['content-length']);
     const bounded = Number.isFinite(declared) && declared <= drainLimit;
     if (!bounded) reply.header('connection', 'close');

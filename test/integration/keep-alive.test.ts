@@ -110,6 +110,12 @@ describe('keep-alive after a refused request with an unread body', () => {
     const second = await reader.next();
     expect(second.status).toBe(200);
     expect(JSON.parse(second.body)).toEqual({ status: 'UP' });
+    // Ordinary requests keep the connection open.
+    expect(second.headers.connection).not.toBe('close');
+    socket.write(`GET /api/statuses HTTP/1.1\r\nHost: t\r\nAuthorization: ${h.auth}\r\n\r\n`);
+    const third = await reader.next();
+    expect(third.status).toBe(200);
+    expect(third.headers.connection).not.toBe('close');
     socket.destroy();
   });
 
