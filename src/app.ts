@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
+  type FastifyPluginAsyncZod,
   jsonSchemaTransform,
   jsonSchemaTransformObject,
   validatorCompiler,
@@ -11,8 +12,9 @@ import {
 import type { Redis } from 'ioredis';
 import { AddressServiceClient } from './adapters/address-service.js';
 import type { Config } from './config.js';
-import { registerBasicAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { guardApiRoutes, protectedApi } from './plugins/auth.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/errors.js';
+import { registerUnreadBodyHandling } from './plugins/unread-body.js';
 import { createSendQueue, type SendJobData } from './queues/send-queue.js';
 import { createTtlQueue, scheduleExpiry, type TtlJobData } from './queues/ttl-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
@@ -39,6 +41,21 @@ export interface AppDeps {
   /** pino destination for tests that inspect log lines. */
   logStream: NodeJS.WritableStream;
 }
+
+/**
+ * The API's route plugins, in registration order. Each is registered inside `protectedApi`, so its routes
+ * answer only authenticated requests. A new /api route plugin is added here and nowhere else.
+ */
+export const API_ROUTES: readonly FastifyPluginAsyncZod<RouteDeps>[] = [
+  capabilitiesRoutes,
+  messagesOutRoutes,
+  messagesInRoutes,
+  statusAndConversationRoutes,
+  noticeRoutes,
+];
+
+/** How much of a refused request's unread body is read and discarded to keep the connection usable. */
+export const UNREAD_BODY_DRAIN_LIMIT = 8 * 1024 * 1024;
 
 export const APP_VERSION = '0.1.0';
 
@@ -75,7 +92,12 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     forceCloseConnections: true,
+    // Errors raised before routing (bad percent-encoding, over-long path parameters) and by Node's HTTP
+    // parser (header overflow, malformed requests) get the same documented body as every other error.
+    frameworkErrors: frameworkErrorHandler(config.ERROR_EXCEPTION_STYLE),
+    clientErrorHandler: clientErrorHandler(config.ERROR_EXCEPTION_STYLE),
   }).withTypeProvider<ZodTypeProvider>();
+  guardApiRoutes(app);
 
   app.setValidatorCompiler(validatorCompiler);
   // Responses are written as built (the SBD's key order matters); zod schemas document them.
@@ -118,7 +140,16 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       throw e;
     }
   };
-  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock, scheduleTtl);
+  const outgoing = new OutgoingService(
+    config,
+    store,
+    files,
+    addressService,
+    queue,
+    deps.clock,
+    scheduleTtl,
+    app.log,
+  );
   const incoming = new IncomingService(
     new IncomingStore(redis, prefix, sealing),
     store,
@@ -142,8 +173,9 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   });
 
   registerErrorHandling(app, config.ERROR_EXCEPTION_STYLE);
-  if (config.API_AUTH === 'basic') registerBasicAuth(app, config.API_USERNAME!, config.API_PASSWORD!);
-  else app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
+  registerUnreadBodyHandling(app, UNREAD_BODY_DRAIN_LIMIT);
+  if (config.API_AUTH === 'none')
+    app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
 
   await app.register(swagger, {
     openapi: {
@@ -163,12 +195,31 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   await app.register(swaggerUi, { routePrefix: '/api-docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const routeDeps: RouteDeps = { config, store, outgoing, incoming, addressService, queue };
+  const routeDeps: RouteDeps = {
+    config,
+    store,
+    outgoing,
+    incoming,
+    addressService,
+    queue,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  };
+  // Public: liveness and readiness only.
   await app.register(healthRoutes, routeDeps);
-  await app.register(capabilitiesRoutes, routeDeps);
-  await app.register(messagesOutRoutes, routeDeps);
-  await app.register(messagesInRoutes, routeDeps);
-  await app.register(statusAndConversationRoutes, routeDeps);
-  await app.register(noticeRoutes, { config, store, ...(deps.clock ? { clock: deps.clock } : {}) });
+  // Everything under /api: registered inside the one protected scope (the start fails otherwise).
+  await app.register(protectedApi, {
+    auth:
+      config.API_AUTH === 'basic'
+        ? {
+            username: config.API_USERNAME!,
+            password: config.API_PASSWORD!,
+            failureLimit: config.AUTH_FAILURE_LIMIT,
+            failureWindowMs: config.AUTH_FAILURE_WINDOW_MS,
+            lockoutMs: config.AUTH_LOCKOUT_MS,
+          }
+        : undefined,
+    routes: API_ROUTES,
+    deps: routeDeps,
+  });
   return app;
 }

@@ -75,9 +75,9 @@ export class OutgoingService {
     private readonly addressService: AddressLookup,
     private readonly queue: Queue<SendJobData>,
     private readonly clock: () => Date = () => new Date(),
-    /** Where each queued message's expiry job goes (src/workers/ttl.ts); the sweep covers messages without one. */
-    /** Schedules the message's expiry job; absent in tests that exercise only the API. */
+    /** Schedules the message's expiry job (src/workers/ttl.ts); the sweep covers messages without one. */
     private readonly scheduleTtl?: (messageId: string, expiryMs: number, nowMs: number) => Promise<void>,
+    private readonly log?: { error(obj: object, msg: string): void },
   ) {}
 
   /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
@@ -350,6 +350,7 @@ export class OutgoingService {
           maxDepth: this.config.ARKIVMELDING_MAX_DEPTH,
           confidential: msg.processIdentifier === TAUSHETSBELAGT_PROCESS,
           recipientRule: this.config.CONFIDENTIAL_RECIPIENT_RULE,
+          onInternalError: (err) => this.log?.error({ err }, 'arkivmelding validator failed internally'),
         });
         if (!result.ok) {
           throw new AppError(400, result.code, result.message, { errors: result.problems });

@@ -89,8 +89,10 @@ export class FileStore {
     const pass = new PassThrough();
     source.pipe(pass);
     // pipe() does not pass on an aborted request: without this the pipeline would wait for the rest forever.
+    // A stream destroyed after its last chunk was queued (a truncated multipart part) reports no error but
+    // never ends either, so that counts as aborted too.
     const stopWatching = finished(source, (err) => {
-      if (err) pass.destroy(new UploadAbortedError({ cause: err }));
+      if (err || !source.readableEnded) pass.destroy(new UploadAbortedError({ cause: err }));
     });
     try {
       await pipelineAsync(pass, limiter, seal, out);
