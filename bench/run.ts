@@ -18,7 +18,9 @@ import {
   startServer,
   stopChild,
 } from './server-process.js';
+import { formatTtlFigures, runTtlBench } from './ttl.js';
 import { runUploadRss, type UploadRssResult } from './upload-rss.js';
+import { runWebhookBench, type WebhookFigures } from './webhooks.js';
 
 /**
  * npm run bench [-- SECTION...] [--seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
@@ -26,7 +28,8 @@ import { runUploadRss, type UploadRssResult } from './upload-rss.js';
  * Sections (all by default): `messages` — whole-message throughput of the service against a bare Fastify server
  * doing the same storage work, the service's memory while a large file is uploaded, and the arkivmelding figures;
  * `lists` — list and lookup latencies over conversations written through the store, Redis bytes per conversation,
- * and start-up time to ready.
+ * and start-up time to ready; `webhooks` — status-event delivery against a bare client [--webhook-conversations 1000];
+ * `ttl` — the TTL sweep over 100,000 conversations.
  */
 
 const TARGET_RATIO = 0.5;
@@ -43,7 +46,7 @@ const bounded = (raw: string | undefined, fallback: number, min: number, max: nu
   return n;
 };
 
-const SECTIONS = ['messages', 'lists'] as const;
+const SECTIONS = ['messages', 'lists', 'webhooks', 'ttl'] as const;
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -55,8 +58,12 @@ const { values: args, positionals } = parseArgs({
     rounds: { type: 'string' },
     'upload-mb': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'webhook-conversations': { type: 'string' },
   },
 });
+const webhookConversations = Math.floor(
+  bounded(args['webhook-conversations'], 1000, 10, 100_000, 'webhook-conversations'),
+);
 const load: LoadOptions = {
   seconds: bounded(args.seconds, 15, 1, 120, 'seconds'),
   warmupSeconds: bounded(args.warmup, 3, 0, 30, 'warmup'),
@@ -200,8 +207,61 @@ function printReport(
   console.log(lines.join('\n'));
 }
 
+/** The TTL sweep over a large store, under this run's prefix (deleted with it). */
+async function ttlSection(): Promise<boolean> {
+  console.log('bench: TTL sweep over 100,000 conversations ...');
+  const ttl = await attempt('ttl bench', () =>
+    runTtlBench(redisUrl, `${runPrefix}-ttl`, { log: (l) => console.log(l) }),
+  );
+  if (ttl.ok) console.log(['', ...formatTtlFigures(ttl.value)].join('\n'));
+  console.log(`BENCH_JSON ${JSON.stringify({ ttl: ttl.ok ? ttl.value : { error: ttl.error } })}`);
+  return ttl.ok;
+}
+
+const TARGET_BYTES_PER_CONVERSATION = 1024;
+
+function printWebhooks(w: Outcome<WebhookFigures>): void {
+  if (!w.ok) {
+    console.log(`Webhooks: FAILED ${w.error}`);
+    return;
+  }
+  const f = w.value;
+  console.log(
+    [
+      '',
+      `Webhooks: ${f.events} status events (OPPRETTET, SENDT, LEVERT, LEST per conversation) queued in the stream, then the`,
+      '  background started: fan-out + BullMQ delivery to a local Fastify receiver, against a bare undici client POSTing',
+      `  the same number of event bodies to the same receiver, 16 at a time (the ceiling)`,
+      `  ours: ${f.ours.eventsPerSecond} events/s (${f.ours.seconds} s)   ceiling: ${f.ceiling.eventsPerSecond} events/s (${f.ceiling.seconds} s)`,
+      `  ratio ours/ceiling: ${f.ratio}  (each event costs us Redis reads, a BullMQ job and a delivery record besides the POST)`,
+      `Redis memory per finished conversation (created, uploaded and sent through the API, then SENDT, LEVERT, LEST;`,
+      `  MEMORY USAGE summed over its keys, mean of ${f.memory.conversations}): ${f.memory.bytesPerConversation} B  (target <= ${TARGET_BYTES_PER_CONVERSATION} B)  ${verdict(f.memory.bytesPerConversation <= TARGET_BYTES_PER_CONVERSATION)}`,
+      ...Object.entries(f.memory.byKind).map(([k, v]) => `    ${k.padEnd(24)}${String(v).padStart(6)} B`),
+    ].join('\n'),
+  );
+}
+
+async function runWebhooksOnly(): Promise<number> {
+  console.log(
+    `bench: webhooks, ${webhookConversations} conversations, prefix ${runPrefix}, Redis ${redisUrl} ...`,
+  );
+  const w = await attempt('webhooks', () =>
+    runWebhookBench(redisUrl, `${runPrefix}-webhooks`, { conversations: webhookConversations }),
+  );
+  await deleteKeys(`${runPrefix}-webhooks`).catch(() => 0);
+  printWebhooks(w);
+  console.log(`BENCH_JSON ${JSON.stringify({ webhooks: w.ok ? w.value : { error: w.error } })}`);
+  return w.ok ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   await redis.connect();
+  if (!sections.has('messages') && !sections.has('lists')) {
+    // Neither needs the address-service sandbox.
+    const webhooksOk = sections.has('webhooks') ? (await runWebhooksOnly()) === 0 : true;
+    const ttlOk = sections.has('ttl') ? await ttlSection() : true;
+    return webhooksOk && ttlOk ? 0 : 1;
+  }
   const sandbox = await startAddressServiceSandbox();
   const baseEnv = {
     ORG_NUMBER: ORG_SENDER,
@@ -228,6 +288,8 @@ async function main(): Promise<number> {
     let code = 0;
     if (sections.has('messages')) code |= await runMessages(envFor, clean);
     if (sections.has('lists')) code |= await runListSection(envFor, clean);
+    if (sections.has('webhooks')) code |= await runWebhooksOnly();
+    if (sections.has('ttl')) code |= (await ttlSection()) ? 0 : 1;
     return code;
   } finally {
     await sandbox.close();

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { startBackground } from './workers/index.js';
 
 /** Entry point: HTTP API (the Digital Post worker joins this process when ROLE includes it). */
 async function main(): Promise<void> {
@@ -15,10 +16,12 @@ async function main(): Promise<void> {
     throw e;
   }
   const app = await buildApp(config);
+  const background = await startBackground(config, { log: app.log });
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
     await app.close();
+    await background.close();
   });
   await app.listen({ port: config.PORT, host: config.HOST });
 }

@@ -15,9 +15,9 @@ export type Status = (typeof STATUSES)[number];
 
 /**
  * What may follow what. Statuses are a set per message (one of each), not a strict line: a status is new when
- * one of its allowed predecessors is there, nothing FINAL is, and nothing that BLOCKS it is. FEIL or
- * LEVETID_UTLOPT may still come after LEVERT; nothing moves a conversation backwards (a late LEVERT after LEST,
- * or SENDT after LEVERT, is refused). `null` stands for "no status yet".
+ * one of its allowed predecessors is there, nothing FINAL is, and nothing that BLOCKS it is. FEIL may still come
+ * after LEVERT; nothing moves a conversation backwards (a late LEVERT after LEST, or SENDT after LEVERT, is
+ * refused), and a delivered or read message cannot expire. `null` stands for "no status yet".
  *
  * This table is the one source of truth: the Redis script that writes statuses is generated from it
  * (src/store/lua.ts), and a test checks that both decide every case alike.
@@ -40,13 +40,14 @@ export const FINAL: readonly Status[] = ['FEIL', 'LEVETID_UTLOPT', 'INNKOMMENDE_
 
 /**
  * Statuses that rule out a later one although a predecessor allows it: the later steps of the DPV line
- * (nothing goes back to an earlier step), and a read message cannot expire.
+ * (nothing goes back to an earlier step), and a delivered or read message cannot expire (LEVERT finishes the
+ * conversation, as in the reference).
  */
 export const BLOCKED_BY: Readonly<Partial<Record<Status, readonly Status[]>>> = {
   SENDT: ['MOTTATT', 'LEVERT', 'LEST'],
   MOTTATT: ['LEVERT', 'LEST'],
   LEVERT: ['LEST'],
-  LEVETID_UTLOPT: ['LEST'],
+  LEVETID_UTLOPT: ['LEVERT', 'LEST'],
 };
 
 export type TransitionVerdict = 'new' | 'duplicate' | 'refused';

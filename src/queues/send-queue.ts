@@ -1,11 +1,5 @@
-import { createRequire } from 'node:module';
 import type { ConnectionOptions, Queue } from 'bullmq';
-
-/**
- * bullmq ships CommonJS only; an ESM `import` of it runs Node's CommonJS export scanner over its ~190 files
- * (~0.3 s of start-up). A plain require does not.
- */
-const { Queue: BullQueue } = createRequire(import.meta.url)('bullmq') as typeof import('bullmq');
+import { bullmq } from './bullmq.js';
 
 export const SEND_QUEUE = 'send';
 
@@ -18,7 +12,7 @@ export interface SendJobData {
 }
 
 export function createSendQueue(connection: ConnectionOptions, prefix: string): Queue<SendJobData> {
-  return new BullQueue<SendJobData>(SEND_QUEUE, {
+  return new bullmq.Queue<SendJobData>(SEND_QUEUE, {
     connection,
     prefix: `${prefix}bull`,
     defaultJobOptions: {

@@ -48,6 +48,12 @@ export const ORG_DPV_ORDINARY_ONLY = '910075918';
 export const ORG_DPO = '910229028';
 /** The default own (sender) organisation: receipts over DPO, and taushetsbelagt over DPV. */
 export const ORG_SENDER = '910077473';
+/**
+ * Accepts taushetsbelagt post over DPV (the confidential resource), but nobody there holds the Register roles Altinn
+ * requires for confidential correspondence: the Altinn sandbox fails its correspondences at publish.
+ */
+export const ORG_NO_CONFIDENTIAL_ROLES = '910076055';
+export const ORG_NO_CONFIDENTIAL_ROLES_NAME = 'TOMHEIM SANDKASSESTIFTELSE';
 /** Not known to the address service. */
 export const ORG_UNKNOWN = '404040404';
 
@@ -111,6 +117,13 @@ export const SANDBOX_ORGS: readonly SandboxOrg[] = [
       dpo(PROCESS_TAUSHETSBELAGT, [DOCTYPE_ARKIVMELDING]),
       dpo(PROCESS_ADMINISTRASJON, [DOCTYPE_ARKIVMELDING]),
     ],
+  },
+  {
+    identifier: ORG_NO_CONFIDENTIAL_ROLES,
+    organizationName: ORG_NO_CONFIDENTIAL_ROLES_NAME,
+    postadresse: { adresse: 'Postboks 404', postnummer: '9993', poststed: 'TOMHEIM', land: 'Norge' },
+    entityType: { name: 'STI' },
+    serviceRecords: [dpvTaushetsbelagt()],
   },
   {
     identifier: ORG_SENDER,

@@ -28,10 +28,15 @@ import {
  *   of the ten; a page finds its first id by bisection over their counts. A time range reads the conversations
  *   updated since its start, which hold every status written in it.
  * - `status:events` stream: `{ statusId }` for every new status.
+ * - `ttl:due` sorted set: the messageId of every unfinished conversation with an expiry, scored by its expiry in
+ *   ms; a finishing status takes it out (the TTL sweep reads it, src/workers/ttl.ts).
  * - `out:{messageId}` hash (routing facts), `out:{messageId}:sbd` (sealed SBD), `out:{messageId}:ark` (sealed
  *   arkivmelding summary), `out:{messageId}:files`; indexes `out:index` and `out:rcv:{receiverIdentifier}`
  *   scored by creation ms.
  */
+
+/** The expiry index (see above). */
+export const TTL_DUE_KEY = 'ttl:due';
 
 /** One letter per status, for the hash fields of a conversation and the index members. */
 export const STATUS_CODE: Readonly<Record<Status, string>> = {

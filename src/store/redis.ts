@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { LUA } from './lua.js';
+import { LUA, TTL_DUE_KEY } from './lua.js';
 
 /**
  * HTTP-side connections fail fast (the route answers 503); worker connections wait
@@ -44,6 +44,8 @@ redis.call('HSET', P..'out:'..mid, unpack(msg))
 redis.call('SET', P..'out:'..mid..':sbd', ARGV[5])
 redis.call('ZADD', P..'out:index', nowMs, mid)
 redis.call('ZADD', P..'out:rcv:'..ri, nowMs, mid)
+-- ttl: every unfinished conversation is in the expiry index until a finishing status (see addStatus).
+if ARGV[9] ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', ARGV[9], mid) end
 return convId
 `,
   /**
@@ -67,6 +69,8 @@ if fx then
   if fx.f then nf = '1' end
   if fx.unpoll then npl = '0' end
 end
+-- ttl: a finished conversation never expires (LEVERT, LEST, FEIL, LEVETID_UTLOPT, INNKOMMENDE_LEVERT).
+if nf == '1' then redis.call('ZREM', P..'${TTL_DUE_KEY}', mid) end
 local sid = redis.call('INCR', P..'seq:status')
 local field = '#'..CODE[status]
 local w = {field, sid..'|'..nowMs, 'u', nowMs, 'f', nf, 'pl', npl}
@@ -78,6 +82,21 @@ redis.call('HSET', ck, unpack(w))
 reindexConversation(P, convId, nowMs, cur[3] or '', cur[4] or 'O', f, pl, nf, npl)
 indexStatus(P, convId, status, sid)
 return {1, sid}
+`,
+  /** Statuses by id (ARGV[2..]): per status found {statusId, convId, the conversation hash}. */
+  statusesById: `${LUA.status}
+local P = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  for _, name in ipairs(STATUS_ORDER) do
+    local c = redis.call('ZRANGE', P..'status:by:'..name, ARGV[i], ARGV[i], 'BYSCORE', 'LIMIT', 0, 1)[1]
+    if c then
+      out[#out+1] = {ARGV[i], c, redis.call('HGETALL', P..'conv:'..c)}
+      break
+    end
+  end
+end
+return out
 `,
   /** The transition verdict alone, for the test that checks Lua and TypeScript agree: one verdict per ARGV[2..]. */
   decideTransitions: `${LUA.status}
@@ -150,6 +169,7 @@ if c[1] then removeFromConversation(P, c[1], convId) end
 local facet = (c[3] or 'O')..(c[4] or '0')..(c[5] or '0')
 if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2]..':'..facet, convId) end
 redis.call('ZREM', P..'conv:st:'..facet, convId)
+redis.call('ZREM', P..'${TTL_DUE_KEY}', mid)
 return 1
 `,
   /** One page of conversations with their hashes: see PAGE_PRELUDE for the query. */

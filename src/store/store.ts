@@ -4,7 +4,7 @@ import type { Paging } from '../domain/page.js';
 import type { Status } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import type { Crypto } from './crypto.js';
-import { STATUS_OF_CODE } from './lua.js';
+import { STATUS_CODE, STATUS_OF_CODE, TTL_DUE_KEY } from './lua.js';
 import { SCRIPTS } from './redis.js';
 
 type ScriptedRedis = Redis & {
@@ -392,6 +392,50 @@ export class Store {
   }
 
   /**
+   * Statuses by id with their conversations, in one round trip (a batch of the status:events stream); ids
+   * that are gone are left out, the rest keep their order.
+   */
+  async getStatusesWithConversations(
+    ids: number[],
+  ): Promise<{ status: StatusRecord; conversation: ConversationRecord }[]> {
+    if (!ids.length) return [];
+    const reply = (await this.redis.statusesById(this.prefix, ...ids)) as [string, string, string[]][];
+    const out: { status: StatusRecord; conversation: ConversationRecord }[] = [];
+    for (const [sid, convId, flat] of reply) {
+      const h = pairs(flat);
+      const conversation = decodeConversation(Number(convId), h);
+      const status = statusesOfHash(Number(convId), h).find((s) => s.id === Number(sid));
+      if (conversation && status) out.push({ status, conversation });
+    }
+    return out;
+  }
+
+  /** Whether the message has the status; null when the message is unknown. */
+  async hasStatus(messageId: string, status: Status): Promise<boolean | null> {
+    const convId = await this.conversationIdOfMessage(messageId);
+    if (convId === null) return null;
+    return (await this.redis.hexists(this.k(`conv:${convId}`), `#${STATUS_CODE[status]}`)) === 1;
+  }
+
+  // ---- time to live ----
+
+  /** messageIds of unfinished conversations whose expiry is at or before `nowMs`, by expiry. */
+  async dueForExpiry(nowMs: number, skip: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.k(TTL_DUE_KEY), '-inf', nowMs, 'LIMIT', skip, limit);
+  }
+
+  /** Takes a message out of the expiry index (finished, gone or without an expiry). */
+  async dropExpiry(messageId: string): Promise<void> {
+    await this.redis.zrem(this.k(TTL_DUE_KEY), messageId);
+  }
+
+  /** The expiry index's score for a message (ms), or null when it is not there. */
+  async expiryIndexed(messageId: string): Promise<number | null> {
+    const v = await this.redis.zscore(this.k(TTL_DUE_KEY), messageId);
+    return v === null ? null : Number(v);
+  }
+
+  /**
    * Adds a status to the message's conversation once. The transition table decides whether it may follow what
    * is there, inside the same Redis script that writes it (so two writers cannot both win a conflict). Writing the
    * same status again is a no-op.
@@ -504,6 +548,7 @@ export class Store {
         now.getTime(),
         conv.receiverIdentifier,
         conv.conversationId,
+        msg.expiryMs > 0 ? msg.expiryMs : '',
       ),
     );
     return id > 0 ? id : null;

@@ -22,6 +22,13 @@ describe('OpenAPI', () => {
       '/api/conversations/{id}',
       '/api/conversations/messageId/{messageId}',
       '/api/capabilities/{receiverIdentifier}',
+      '/api/messages/in',
+      '/api/messages/in/peek',
+      '/api/messages/in/pop/{messageId}',
+      '/api/messages/in/{messageId}',
+      '/api/subscriptions',
+      '/api/subscriptions/{id}',
+      '/api/reports/unread',
     ]) {
       expect(doc.paths, p).toHaveProperty([p]);
     }

@@ -16,13 +16,14 @@ describe('status transitions', () => {
   it('is idempotent per status', () => {
     expect(transition(set('OPPRETTET', 'SENDT'), 'SENDT')).toBe('duplicate');
   });
-  it('lets FEIL and LEVETID_UTLOPT follow LEVERT, but nothing follow them', () => {
-    expect(transition(set('OPPRETTET', 'SENDT', 'LEVERT'), 'LEVETID_UTLOPT')).toBe('new');
+  it('lets FEIL follow LEVERT, but nothing follow FEIL or LEVETID_UTLOPT', () => {
+    expect(transition(set('OPPRETTET', 'SENDT'), 'LEVETID_UTLOPT')).toBe('new');
     expect(transition(set('OPPRETTET', 'SENDT', 'LEVERT'), 'FEIL')).toBe('new');
     expect(transition(set('OPPRETTET', 'LEVETID_UTLOPT'), 'SENDT')).toBe('refused');
     expect(transition(set('OPPRETTET', 'FEIL'), 'LEVERT')).toBe('refused');
   });
-  it('does not let a read message expire', () => {
+  it('does not let a delivered or read message expire', () => {
+    expect(transition(set('OPPRETTET', 'SENDT', 'LEVERT'), 'LEVETID_UTLOPT')).toBe('refused');
     expect(transition(set('OPPRETTET', 'SENDT', 'LEVERT', 'LEST'), 'LEVETID_UTLOPT')).toBe('refused');
   });
 });
