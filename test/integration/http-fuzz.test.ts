@@ -105,6 +105,8 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.record({
 function mutate(doc: Record<string, unknown>, mutations: Mutation[]): string {
   for (const m of mutations) {
     const paths = pathsOf(doc).filter((p) => p.length > 0);
+    // Earlier deletions may have emptied the document: nothing left to pick.
+    if (!paths.length) break;
     const path = paths[m.pick % paths.length]!;
     let parentObj = doc as Record<string | number, unknown>;
     for (const k of path.slice(0, -1)) parentObj = parentObj[k] as Record<string | number, unknown>;
