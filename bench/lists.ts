@@ -88,6 +88,7 @@ function groupOf(key: string, prefix: string): string {
       ? MESSAGE_HASH
       : MESSAGE_SBD;
   if (k === 'status:events') return 'status:events stream';
+  if (k === 'ttl:due') return 'expiry index (unfinished conversations)';
   if (/^conv:\d+$/.test(k)) return 'conversation hash (with statuses)';
   if (k.startsWith('conv:m:') || k.startsWith('conv:c:')) return 'messageId / conversationId lookups';
   if (k.startsWith('conv:') || k.startsWith('status:')) return 'list indexes';

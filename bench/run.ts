@@ -364,7 +364,7 @@ function printLists(lists: Outcome<ListFigures>, startup: Outcome<StartupFigures
       );
     }
     lines.push(
-      `  Redis bytes per conversation (its hash with statuses, lookups, list indexes, events stream): ${l.bytesPerConversation} (target <= ${LIST_TARGETS.bytesPerConversation})  ${verdict(l.bytesPerConversation <= LIST_TARGETS.bytesPerConversation)}`,
+      `  Redis bytes per conversation (its hash with statuses, lookups, list and expiry indexes, events stream): ${l.bytesPerConversation} (target <= ${LIST_TARGETS.bytesPerConversation})  ${verdict(l.bytesPerConversation <= LIST_TARGETS.bytesPerConversation)}`,
       `  with the outgoing message (routing hash, sealed SBD): ${l.bytesPerConversationWithMessage}`,
     );
     for (const m of l.memory) {

@@ -12,7 +12,7 @@ import { encodeConversation, Store } from './store.js';
  * Keys (under the prefix): `in:{messageId}` hash (routing facts in clear, the SBD sealed); `in:index` every
  * message by lastUpdated; `in:by:{field}:{value}` the same per filter value; `in:ready` the unlocked ones
  * (what peek takes from); `in:locks` the locked ones, scored by when the lock ends. `ttl:due` holds every
- * unfinished conversation's messageId scored by its expiry (the TTL sweep reads it).
+ * unfinished conversation's id scored by its expiry (the TTL sweep reads it).
  */
 export { TTL_DUE_KEY };
 
@@ -88,7 +88,7 @@ redis.call('HSET', P..'conv:m:'..bucket(mid), mid, convId)
 addToConversation(P, cid, convId)
 reindexConversation(P, convId, nowMs, ri, 'I', nil, nil, '0', '0')
 indexStatus(P, convId, 'OPPRETTET', sid)
-if expiryMs ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', expiryMs, mid) end
+if expiryMs ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', expiryMs, convId) end
 if keep == '1' then
   local msg = cjson.decode(ARGV[4])
   local flat = {'convId', convId, 'state', 'new'}

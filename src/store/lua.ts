@@ -28,8 +28,8 @@ import {
  *   of the ten; a page finds its first id by bisection over their counts. A time range reads the conversations
  *   updated since its start, which hold every status written in it.
  * - `status:events` stream: `{ statusId }` for every new status.
- * - `ttl:due` sorted set: the messageId of every unfinished conversation with an expiry, scored by its expiry in
- *   ms; a finishing status takes it out (the TTL sweep reads it, src/workers/ttl.ts).
+ * - `ttl:due` sorted set: every unfinished conversation with an expiry (member the conversation id), scored by its
+ *   expiry in ms; a finishing status takes it out (the TTL sweep reads it, src/workers/ttl.ts).
  * - `out:{messageId}` hash (routing facts), `out:{messageId}:sbd` (sealed SBD), `out:{messageId}:ark` (sealed
  *   arkivmelding summary), `out:{messageId}:files`; indexes `out:index` and `out:rcv:{receiverIdentifier}`
  *   scored by creation ms.

@@ -45,7 +45,7 @@ redis.call('SET', P..'out:'..mid..':sbd', ARGV[5])
 redis.call('ZADD', P..'out:index', nowMs, mid)
 redis.call('ZADD', P..'out:rcv:'..ri, nowMs, mid)
 -- ttl: every unfinished conversation is in the expiry index until a finishing status (see addStatus).
-if ARGV[9] ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', ARGV[9], mid) end
+if ARGV[9] ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', ARGV[9], convId) end
 return convId
 `,
   /**
@@ -70,7 +70,7 @@ if fx then
   if fx.unpoll then npl = '0' end
 end
 -- ttl: a finished conversation never expires (LEVERT, LEST, FEIL, LEVETID_UTLOPT, INNKOMMENDE_LEVERT).
-if nf == '1' then redis.call('ZREM', P..'${TTL_DUE_KEY}', mid) end
+if nf == '1' then redis.call('ZREM', P..'${TTL_DUE_KEY}', convId) end
 local sid = redis.call('INCR', P..'seq:status')
 local field = '#'..CODE[status]
 local w = {field, sid..'|'..nowMs, 'u', nowMs, 'f', nf, 'pl', npl}
@@ -82,6 +82,15 @@ redis.call('HSET', ck, unpack(w))
 reindexConversation(P, convId, nowMs, cur[3] or '', cur[4] or 'O', f, pl, nf, npl)
 indexStatus(P, convId, status, sid)
 return {1, sid}
+`,
+  /** A page of the expiry index due by ARGV[2]: {convId, messageId or ''} per entry, by expiry. */
+  expiryDue: `
+local P = ARGV[1]
+local out = {}
+for _, c in ipairs(redis.call('ZRANGE', P..'${TTL_DUE_KEY}', '-inf', ARGV[2], 'BYSCORE', 'LIMIT', ARGV[3], ARGV[4])) do
+  out[#out+1] = {c, redis.call('HGET', P..'conv:'..c, 'm') or ''}
+end
+return out
 `,
   /** Statuses by id (ARGV[2..]): per status found {statusId, convId, the conversation hash}. */
   statusesById: `${LUA.status}
@@ -169,7 +178,7 @@ if c[1] then removeFromConversation(P, c[1], convId) end
 local facet = (c[3] or 'O')..(c[4] or '0')..(c[5] or '0')
 if c[2] then redis.call('ZREM', P..'conv:rcv:'..c[2]..':'..facet, convId) end
 redis.call('ZREM', P..'conv:st:'..facet, convId)
-redis.call('ZREM', P..'${TTL_DUE_KEY}', mid)
+redis.call('ZREM', P..'${TTL_DUE_KEY}', convId)
 return 1
 `,
   /** One page of conversations with their hashes: see PAGE_PRELUDE for the query. */

@@ -419,19 +419,29 @@ export class Store {
 
   // ---- time to live ----
 
-  /** messageIds of unfinished conversations whose expiry is at or before `nowMs`, by expiry. */
-  async dueForExpiry(nowMs: number, skip: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.k(TTL_DUE_KEY), '-inf', nowMs, 'LIMIT', skip, limit);
+  /**
+   * Unfinished conversations whose expiry is at or before `nowMs`, by expiry, with their messageIds (null when the
+   * conversation is gone); one round trip.
+   */
+  async dueForExpiry(
+    nowMs: number,
+    skip: number,
+    limit: number,
+  ): Promise<{ convId: number; messageId: string | null }[]> {
+    const reply = (await this.redis.expiryDue(this.prefix, nowMs, skip, limit)) as [string, string | null][];
+    return reply.map(([convId, mid]) => ({ convId: Number(convId), messageId: mid || null }));
   }
 
-  /** Takes a message out of the expiry index (finished, gone or without an expiry). */
-  async dropExpiry(messageId: string): Promise<void> {
-    await this.redis.zrem(this.k(TTL_DUE_KEY), messageId);
+  /** Takes a conversation out of the expiry index (finished, gone or without an expiry). */
+  async dropExpiry(convId: number): Promise<void> {
+    await this.redis.zrem(this.k(TTL_DUE_KEY), String(convId));
   }
 
-  /** The expiry index's score for a message (ms), or null when it is not there. */
+  /** The expiry index's score for a message's conversation (ms), or null when it is not there. */
   async expiryIndexed(messageId: string): Promise<number | null> {
-    const v = await this.redis.zscore(this.k(TTL_DUE_KEY), messageId);
+    const convId = await this.conversationIdOfMessage(messageId);
+    if (convId === null) return null;
+    const v = await this.redis.zscore(this.k(TTL_DUE_KEY), String(convId));
     return v === null ? null : Number(v);
   }
 

@@ -116,9 +116,10 @@ export class TtlWorker {
     const now = this.clock();
     const conv = await store.getConversationByMessageId(messageId);
     const dueMs = conv?.expiry ? parseDateTime(conv.expiry)?.date.getTime() : undefined;
-    if (!conv || dueMs === undefined) {
-      await store.dropExpiry(messageId);
-      return { outcome: conv ? 'no-expiry' : 'unknown' };
+    if (!conv) return { outcome: 'unknown' };
+    if (dueMs === undefined) {
+      await store.dropExpiry(conv.id);
+      return { outcome: 'no-expiry' };
     }
     if (dueMs > now.getTime()) return { outcome: 'not-due', dueMs };
     const incoming = conv.direction === 'INCOMING';
@@ -131,13 +132,13 @@ export class TtlWorker {
           now,
         });
     if (res.outcome === 'refused' || res.outcome === 'unknown') {
-      await store.dropExpiry(messageId);
+      await store.dropExpiry(conv.id);
       return { outcome: res.outcome === 'unknown' ? 'unknown' : 'finished' };
     }
     if (incoming) await this.incoming!.remove(messageId);
     else await this.unqueueSend(messageId);
     // addStatus takes a finished conversation out of the index; this covers a repeat.
-    await store.dropExpiry(messageId);
+    await store.dropExpiry(conv.id);
     if (res.outcome === 'new') {
       this.log?.info({ messageId, direction: conv.direction }, 'time to live expired');
     }
@@ -179,7 +180,14 @@ export class TtlWorker {
     for (;;) {
       const due = await store.dueForExpiry(nowMs, skip, SWEEP_BATCH);
       if (!due.length) break;
-      const results = await Promise.allSettled(due.map((mid) => this.expire(mid)));
+      const results = await Promise.allSettled(
+        due.map(async ({ convId, messageId }): Promise<ExpireOutcome> => {
+          const outcome = messageId === null ? 'unknown' : await this.expire(messageId);
+          // The conversation is gone (a rolled-back message): only its index entry is left.
+          if (outcome === 'unknown') await store.dropExpiry(convId);
+          return outcome;
+        }),
+      );
       for (const r of results) {
         // What failed (or is not due by the conversation's own expiry) stays in the index: step over it.
         if (r.status === 'rejected') failures.push(r.reason);
