@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { startAddressServiceSandbox } from '../src/sandbox/address-service.js';
 import { ORG_SENDER } from '../src/sandbox/address-service-seed.js';
 import type { ArkivmeldingFigures } from './arkivmelding-child.js';
+import { LIST_TARGETS, type ListFigures, runLists, runStartup, type StartupFigures } from './lists.js';
 import { type LoadOptions, type LoadResult, runInterleaved, STEPS } from './messages.js';
 import {
   childNodeFlags,
@@ -19,12 +20,16 @@ import {
 } from './server-process.js';
 import { formatTtlFigures, runTtlBench } from './ttl.js';
 import { runUploadRss, type UploadRssResult } from './upload-rss.js';
+import { runWebhookBench, type WebhookFigures } from './webhooks.js';
 
 /**
- * npm run bench [-- SECTION] [-- --seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
- * Whole-message throughput of the service against a bare Fastify server doing the same storage work,
- * the service's memory while a large file is uploaded, and the arkivmelding figures when that bench exists.
- * Sections run alone when named: `npm run bench -- ttl` (the TTL sweep over 100,000 conversations).
+ * npm run bench [-- SECTION...] [--seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
+ *                [--conversations 100000 --list-requests 1000]
+ * Sections (all by default): `messages` — whole-message throughput of the service against a bare Fastify server
+ * doing the same storage work, the service's memory while a large file is uploaded, and the arkivmelding figures;
+ * `lists` — list and lookup latencies over conversations written through the store, Redis bytes per conversation,
+ * and start-up time to ready; `webhooks` — status-event delivery against a bare client [--webhook-conversations 1000];
+ * `ttl` — the TTL sweep over 100,000 conversations.
  */
 
 const TARGET_RATIO = 0.5;
@@ -41,30 +46,37 @@ const bounded = (raw: string | undefined, fallback: number, min: number, max: nu
   return n;
 };
 
+const SECTIONS = ['messages', 'lists', 'webhooks', 'ttl'] as const;
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
+    conversations: { type: 'string' },
+    'list-requests': { type: 'string' },
     seconds: { type: 'string' },
     warmup: { type: 'string' },
     clients: { type: 'string' },
     rounds: { type: 'string' },
     'upload-mb': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'webhook-conversations': { type: 'string' },
   },
 });
+const webhookConversations = Math.floor(
+  bounded(args['webhook-conversations'], 1000, 10, 100_000, 'webhook-conversations'),
+);
 const load: LoadOptions = {
   seconds: bounded(args.seconds, 15, 1, 120, 'seconds'),
   warmupSeconds: bounded(args.warmup, 3, 0, 30, 'warmup'),
   clients: Math.floor(bounded(args.clients, 32, 1, 256, 'clients')),
   rounds: Math.floor(bounded(args.rounds, 3, 1, 20, 'rounds')),
 };
-const SECTIONS = ['ttl'] as const;
 for (const p of positionals) {
-  if (!(SECTIONS as readonly string[]).includes(p)) {
-    throw new Error(`unknown bench section '${p}'; known: ${SECTIONS.join(', ')} (none: the whole bench)`);
-  }
+  if (!(SECTIONS as readonly string[]).includes(p))
+    throw new Error(`unknown section '${p}': ${SECTIONS.join(', ')}`);
 }
-const only = new Set(positionals);
+const sections = new Set(positionals.length ? positionals : SECTIONS);
+const conversations = Math.floor(bounded(args.conversations, 100_000, 100, 1_000_000, 'conversations'));
+const listRequests = Math.floor(bounded(args['list-requests'], 1000, 50, 100_000, 'list-requests'));
 const uploadMb = Math.floor(bounded(args['upload-mb'], 200, 1, 1024, 'upload-mb'));
 if (args['cpu-prof']) childNodeFlags.push('--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`);
 
@@ -206,9 +218,50 @@ async function ttlSection(): Promise<boolean> {
   return ttl.ok;
 }
 
+const TARGET_BYTES_PER_CONVERSATION = 1024;
+
+function printWebhooks(w: Outcome<WebhookFigures>): void {
+  if (!w.ok) {
+    console.log(`Webhooks: FAILED ${w.error}`);
+    return;
+  }
+  const f = w.value;
+  console.log(
+    [
+      '',
+      `Webhooks: ${f.events} status events (OPPRETTET, SENDT, LEVERT, LEST per conversation) queued in the stream, then the`,
+      '  background started: fan-out + BullMQ delivery to a local Fastify receiver, against a bare undici client POSTing',
+      `  the same number of event bodies to the same receiver, 16 at a time (the ceiling)`,
+      `  ours: ${f.ours.eventsPerSecond} events/s (${f.ours.seconds} s)   ceiling: ${f.ceiling.eventsPerSecond} events/s (${f.ceiling.seconds} s)`,
+      `  ratio ours/ceiling: ${f.ratio}  (each event costs us Redis reads, a BullMQ job and a delivery record besides the POST)`,
+      `Redis memory per finished conversation (created, uploaded and sent through the API, then SENDT, LEVERT, LEST;`,
+      `  MEMORY USAGE summed over its keys, mean of ${f.memory.conversations}): ${f.memory.bytesPerConversation} B  (target <= ${TARGET_BYTES_PER_CONVERSATION} B)  ${verdict(f.memory.bytesPerConversation <= TARGET_BYTES_PER_CONVERSATION)}`,
+      ...Object.entries(f.memory.byKind).map(([k, v]) => `    ${k.padEnd(24)}${String(v).padStart(6)} B`),
+    ].join('\n'),
+  );
+}
+
+async function runWebhooksOnly(): Promise<number> {
+  console.log(
+    `bench: webhooks, ${webhookConversations} conversations, prefix ${runPrefix}, Redis ${redisUrl} ...`,
+  );
+  const w = await attempt('webhooks', () =>
+    runWebhookBench(redisUrl, `${runPrefix}-webhooks`, { conversations: webhookConversations }),
+  );
+  await deleteKeys(`${runPrefix}-webhooks`).catch(() => 0);
+  printWebhooks(w);
+  console.log(`BENCH_JSON ${JSON.stringify({ webhooks: w.ok ? w.value : { error: w.error } })}`);
+  return w.ok ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   await redis.connect();
-  if (only.size) return (await ttlSection()) ? 0 : 1;
+  if (!sections.has('messages') && !sections.has('lists')) {
+    // Neither needs the address-service sandbox.
+    const webhooksOk = sections.has('webhooks') ? (await runWebhooksOnly()) === 0 : true;
+    const ttlOk = sections.has('ttl') ? await ttlSection() : true;
+    return webhooksOk && ttlOk ? 0 : 1;
+  }
   const sandbox = await startAddressServiceSandbox();
   const baseEnv = {
     ORG_NUMBER: ORG_SENDER,
@@ -232,56 +285,125 @@ async function main(): Promise<number> {
       }
     };
     console.log(`bench: prefix ${runPrefix}, Redis ${redisUrl}, work dir ${workDir}`);
-    const perServer = load.warmupSeconds + load.seconds + load.rounds * 0.5;
-    console.log(`bench: ours and bare, ${load.clients} clients, about ${Math.ceil(2 * perServer)} s ...`);
-    const servers: ServerProcess[] = [];
-    const loadOutcome = await attempt('whole-message load', async () => {
-      servers.push(await startServer('ours', envFor('ours')));
-      servers.push(await startServer('bare', envFor('bare')));
-      return runInterleaved(servers, load);
-    });
-    for (const s of servers) await s.stop();
-    await clean('ours', 'bare');
-    const pick = (i: number): Outcome<LoadResult> =>
-      loadOutcome.ok ? { ok: true, value: loadOutcome.value[i]! } : { ok: false, error: loadOutcome.error };
-    const ours = pick(0);
-    const bare = pick(1);
-
-    console.log(`bench: large upload, ${uploadMb} MiB, ours then bare ...`);
-    const upload = await attempt('upload', () => runUploadRss(envFor('upload'), uploadMb, 'ours'));
-    await clean('upload');
-    const bareUpload = await attempt('bare upload', () =>
-      runUploadRss(envFor('bareupload'), uploadMb, 'bare'),
-    );
-    await clean('bareupload');
-    console.log('bench: arkivmelding ...');
-    const ark = await attempt('arkivmelding bench', runArkivmelding);
-
-    const ratio =
-      ours.ok && bare.ok && bare.value.messagesPerSecond > 0
-        ? Math.round((ours.value.messagesPerSecond / bare.value.messagesPerSecond) * 100) / 100
-        : null;
-    printReport(ours, bare, upload, bareUpload, ark, ratio);
-    const value = <T>(r: Outcome<T>) => (r.ok ? r.value : { error: r.error });
-    console.log(
-      `BENCH_JSON ${JSON.stringify({
-        load,
-        ours: value(ours),
-        bare: value(bare),
-        ratio,
-        ratioPass: ratio !== null && ratio >= TARGET_RATIO,
-        upload: value(upload),
-        bareUpload: value(bareUpload),
-        uploadPass:
-          upload.ok && upload.value.status === 200 && upload.value.growthMb < TARGET_UPLOAD_GROWTH_MB,
-        arkivmelding: ark.ok ? ark.value : { error: ark.error },
-      })}`,
-    );
-    const ttlOk = await ttlSection();
-    return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok && ttlOk ? 0 : 1;
+    let code = 0;
+    if (sections.has('messages')) code |= await runMessages(envFor, clean);
+    if (sections.has('lists')) code |= await runListSection(envFor, clean);
+    if (sections.has('webhooks')) code |= await runWebhooksOnly();
+    if (sections.has('ttl')) code |= (await ttlSection()) ? 0 : 1;
+    return code;
   } finally {
     await sandbox.close();
   }
+}
+
+type EnvFor = (name: string) => Record<string, string>;
+type Clean = (...names: string[]) => Promise<void>;
+
+async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
+  const perServer = load.warmupSeconds + load.seconds + load.rounds * 0.5;
+  console.log(`bench: ours and bare, ${load.clients} clients, about ${Math.ceil(2 * perServer)} s ...`);
+  const servers: ServerProcess[] = [];
+  const loadOutcome = await attempt('whole-message load', async () => {
+    servers.push(await startServer('ours', envFor('ours')));
+    servers.push(await startServer('bare', envFor('bare')));
+    return runInterleaved(servers, load);
+  });
+  for (const s of servers) await s.stop();
+  await clean('ours', 'bare');
+  const pick = (i: number): Outcome<LoadResult> =>
+    loadOutcome.ok ? { ok: true, value: loadOutcome.value[i]! } : { ok: false, error: loadOutcome.error };
+  const ours = pick(0);
+  const bare = pick(1);
+
+  console.log(`bench: large upload, ${uploadMb} MiB, ours then bare ...`);
+  const upload = await attempt('upload', () => runUploadRss(envFor('upload'), uploadMb, 'ours'));
+  await clean('upload');
+  const bareUpload = await attempt('bare upload', () => runUploadRss(envFor('bareupload'), uploadMb, 'bare'));
+  await clean('bareupload');
+  console.log('bench: arkivmelding ...');
+  const ark = await attempt('arkivmelding bench', runArkivmelding);
+
+  const ratio =
+    ours.ok && bare.ok && bare.value.messagesPerSecond > 0
+      ? Math.round((ours.value.messagesPerSecond / bare.value.messagesPerSecond) * 100) / 100
+      : null;
+  printReport(ours, bare, upload, bareUpload, ark, ratio);
+  const value = <T>(r: Outcome<T>) => (r.ok ? r.value : { error: r.error });
+  console.log(
+    `BENCH_JSON ${JSON.stringify({
+      load,
+      ours: value(ours),
+      bare: value(bare),
+      ratio,
+      ratioPass: ratio !== null && ratio >= TARGET_RATIO,
+      upload: value(upload),
+      bareUpload: value(bareUpload),
+      uploadPass: upload.ok && upload.value.status === 200 && upload.value.growthMb < TARGET_UPLOAD_GROWTH_MB,
+      arkivmelding: ark.ok ? ark.value : { error: ark.error },
+    })}`,
+  );
+  return ours.ok && bare.ok && upload.ok && bareUpload.ok && ark.ok ? 0 : 1;
+}
+
+function printLists(lists: Outcome<ListFigures>, startup: Outcome<StartupFigures>): void {
+  const lines = [''];
+  if (lists.ok) {
+    const l = lists.value;
+    lines.push(
+      `Lists (bench/lists.ts): ${l.conversations} conversations, ${l.statuses} statuses written through the store in ${l.writeSeconds} s;`,
+      '  one keep-alive client, sequential requests; the service in a child process',
+    );
+    for (const x of l.latencies) {
+      const target = x.label.startsWith('GET /api/statuses/{')
+        ? LIST_TARGETS.statusP99Ms
+        : LIST_TARGETS.pageP99Ms;
+      const judged = !x.label.startsWith('(');
+      lines.push(
+        `  ${x.label.padEnd(58)} p50 ${String(x.p50).padStart(6)} ms  p99 ${String(x.p99).padStart(6)} ms` +
+          (judged ? `  (target <= ${target})  ${verdict(x.p99 <= target)}` : ''),
+      );
+    }
+    lines.push(
+      `  Redis bytes per conversation (its hash with statuses, lookups, list and expiry indexes, events stream): ${l.bytesPerConversation} (target <= ${LIST_TARGETS.bytesPerConversation})  ${verdict(l.bytesPerConversation <= LIST_TARGETS.bytesPerConversation)}`,
+      `  with the outgoing message (routing hash, sealed SBD): ${l.bytesPerConversationWithMessage}`,
+    );
+    for (const m of l.memory) {
+      lines.push(
+        `    ${m.group.padEnd(40)} ${String(m.keys).padStart(8)} keys ${String(Math.round(m.bytes / l.conversations)).padStart(6)} B/conversation`,
+      );
+    }
+  } else lines.push(`Lists: FAILED ${lists.error}`);
+  if (startup.ok) {
+    const st = startup.value;
+    lines.push(
+      `Start-up: node dist/src/server.js to the first 200 from /health/ready, ${st.runsMs.length} starts: ${st.runsMs.join(', ')} ms`,
+      `  median ${st.medianMs} ms (target <= ${LIST_TARGETS.startupMs} on a quiet machine)  ${verdict(st.medianMs <= LIST_TARGETS.startupMs)}  load average then ${st.loadAverage.join(' ')}`,
+    );
+  } else lines.push(`Start-up: FAILED ${startup.error}`);
+  console.log(lines.join('\n'));
+}
+
+async function runListSection(envFor: EnvFor, clean: Clean): Promise<number> {
+  const env = envFor('lists');
+  const lists = await attempt('lists', () =>
+    runLists({
+      redisUrl,
+      prefixName: env.REDIS_PREFIX!,
+      conversations,
+      requests: listRequests,
+      env,
+      log: (s) => console.log(s),
+    }),
+  );
+  await clean('lists');
+  console.log('bench: start-up, 5 starts of the built server ...');
+  const startup = await attempt('start-up', () => runStartup(envFor('startup')));
+  await clean('startup');
+  printLists(lists, startup);
+  console.log(
+    `BENCH_LISTS_JSON ${JSON.stringify({ lists: lists.ok ? lists.value : { error: lists.error }, startup: startup.ok ? startup.value : { error: startup.error } })}`,
+  );
+  return lists.ok && startup.ok ? 0 : 1;
 }
 
 let cleaned: Promise<void> | undefined;

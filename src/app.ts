@@ -1,8 +1,8 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
+  type FastifyPluginAsyncZod,
   jsonSchemaTransform,
   jsonSchemaTransformObject,
   validatorCompiler,
@@ -12,20 +12,23 @@ import type { Redis } from 'ioredis';
 import { AddressServiceClient } from './adapters/address-service.js';
 import { addressServiceTokens, maskinportenOf } from './adapters/tokens.js';
 import type { Config } from './config.js';
-import { registerBasicAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { guardApiRoutes, protectedApi } from './plugins/auth.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/errors.js';
+import { registerUnreadBodyHandling } from './plugins/unread-body.js';
 import { createSendQueue, type SendJobData } from './queues/send-queue.js';
-import { createTtlQueue, type TtlJobData } from './queues/ttl-queue.js';
+import { createTtlQueue, scheduleExpiry, type TtlJobData } from './queues/ttl-queue.js';
 import { capabilitiesRoutes } from './routes/capabilities.js';
+import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesInRoutes } from './routes/messages-in.js';
 import { messagesOutRoutes } from './routes/messages-out.js';
+import { noticeRoutes } from './routes/notices.js';
 import { statusAndConversationRoutes } from './routes/status-and-conversations.js';
 import type { RouteDeps } from './routes/types.js';
 import { IncomingService } from './services/incoming.js';
 import { type AddressLookup, OutgoingService } from './services/outgoing.js';
 import { Crypto } from './store/crypto.js';
-import { FileStore } from './store/files.js';
+import { FileStore, startPartialSweeper } from './store/files.js';
 import { IncomingStore } from './store/incoming.js';
 import { createRedis } from './store/redis.js';
 import { Store } from './store/store.js';
@@ -39,6 +42,21 @@ export interface AppDeps {
   /** pino destination for tests that inspect log lines. */
   logStream: NodeJS.WritableStream;
 }
+
+/**
+ * The API's route plugins, in registration order. Each is registered inside `protectedApi`, so its routes
+ * answer only authenticated requests. A new /api route plugin is added here and nowhere else.
+ */
+export const API_ROUTES: readonly FastifyPluginAsyncZod<RouteDeps>[] = [
+  capabilitiesRoutes,
+  messagesOutRoutes,
+  messagesInRoutes,
+  statusAndConversationRoutes,
+  noticeRoutes,
+];
+
+/** How much of a refused request's unread body is read and discarded to keep the connection usable. */
+export const UNREAD_BODY_DRAIN_LIMIT = 8 * 1024 * 1024;
 
 export const APP_VERSION = '0.1.0';
 
@@ -75,7 +93,12 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     forceCloseConnections: true,
+    // Errors raised before routing (bad percent-encoding, over-long path parameters) and by Node's HTTP
+    // parser (header overflow, malformed requests) get the same documented body as every other error.
+    frameworkErrors: frameworkErrorHandler(config.ERROR_EXCEPTION_STYLE),
+    clientErrorHandler: clientErrorHandler(config.ERROR_EXCEPTION_STYLE),
   }).withTypeProvider<ZodTypeProvider>();
+  guardApiRoutes(app);
 
   app.setValidatorCompiler(validatorCompiler);
   // Responses are written as built (the SBD's key order matters); zod schemas document them.
@@ -86,6 +109,9 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   });
 
   const redis = deps.redis ?? createRedis(config.REDIS_URL, 'api');
+  // Without a listener ioredis prints every failed reconnect as an unhandled error; requests already answer 503.
+  if (!deps.redis)
+    redis.on('error', (err: Error) => app.log.warn({ err: err.message }, 'Redis connection error'));
   const prefix = `${config.REDIS_PREFIX}:`;
   const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
   const store = new Store(redis, prefix, sealing);
@@ -105,26 +131,55 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);
   // Opened on the first send, so building the app (and the OpenAPI document) touches no queue.
+  // A queue first opened while Redis is down stays broken, so a failed schedule drops it for the next send.
   let ttlQueue: Queue<TtlJobData> | undefined;
-  const outgoing = new OutgoingService(config, store, files, addressService, queue, deps.clock, () => {
+  const scheduleTtl = async (messageId: string, expiryMs: number, nowMs: number) => {
     ttlQueue ??= createTtlQueue(redis, prefix);
-    return ttlQueue;
-  });
+    const q = ttlQueue;
+    try {
+      await scheduleExpiry(q, messageId, expiryMs, nowMs);
+    } catch (e) {
+      if (ttlQueue === q) ttlQueue = undefined;
+      await q.close().catch(() => {});
+      throw e;
+    }
+  };
+  const outgoing = new OutgoingService(
+    config,
+    store,
+    files,
+    addressService,
+    queue,
+    deps.clock,
+    scheduleTtl,
+    app.log,
+  );
   const incoming = new IncomingService(
     new IncomingStore(redis, prefix, sealing),
     store,
     config.IN_LOCK_TIMEOUT_MS,
     deps.clock,
   );
+  let stopSweeper: (() => void) | undefined;
+  app.addHook('onReady', async () => {
+    stopSweeper = await startPartialSweeper(files, {
+      maxAgeMs: config.PARTIAL_FILE_MAX_AGE_MS,
+      intervalMs: config.PARTIAL_FILE_SWEEP_INTERVAL_MS,
+      onSwept: (removed) => app.log.info({ removed }, 'removed abandoned partial uploads'),
+      onError: (err) => app.log.error({ err }, 'sweeping partial uploads failed'),
+    });
+  });
   app.addHook('onClose', async () => {
+    stopSweeper?.();
     if (!deps.queue) await queue.close();
     await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });
 
   registerErrorHandling(app, config.ERROR_EXCEPTION_STYLE);
-  if (config.API_AUTH === 'basic') registerBasicAuth(app, config.API_USERNAME!, config.API_PASSWORD!);
-  else app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
+  registerUnreadBodyHandling(app, UNREAD_BODY_DRAIN_LIMIT);
+  if (config.API_AUTH === 'none')
+    app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
 
   await app.register(swagger, {
     openapi: {
@@ -141,14 +196,34 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/api-docs' });
+  await app.register(docsRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const routeDeps: RouteDeps = { config, store, outgoing, incoming, addressService, queue };
+  const routeDeps: RouteDeps = {
+    config,
+    store,
+    outgoing,
+    incoming,
+    addressService,
+    queue,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  };
+  // Public: liveness and readiness only.
   await app.register(healthRoutes, routeDeps);
-  await app.register(capabilitiesRoutes, routeDeps);
-  await app.register(messagesOutRoutes, routeDeps);
-  await app.register(messagesInRoutes, routeDeps);
-  await app.register(statusAndConversationRoutes, routeDeps);
+  // Everything under /api: registered inside the one protected scope (the start fails otherwise).
+  await app.register(protectedApi, {
+    auth:
+      config.API_AUTH === 'basic'
+        ? {
+            username: config.API_USERNAME!,
+            password: config.API_PASSWORD!,
+            failureLimit: config.AUTH_FAILURE_LIMIT,
+            failureWindowMs: config.AUTH_FAILURE_WINDOW_MS,
+            lockoutMs: config.AUTH_LOCKOUT_MS,
+          }
+        : undefined,
+    routes: API_ROUTES,
+    deps: routeDeps,
+  });
   return app;
 }

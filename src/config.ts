@@ -35,6 +35,44 @@ const size = (fallback: string) =>
       return Math.floor(Number(m[1]) * (factor[unit] ?? 1));
     });
 
+/** Durations with a unit: 90s, 15m, 12h, 3d. */
+export function parseDuration(raw: string): number | null {
+  const m = /^\s*(\d+)\s*(s|m|h|d)\s*$/.exec(raw);
+  if (!m) return null;
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const ms = Number(m[1]) * unit;
+  return ms > 0 ? ms : null;
+}
+
+/** A comma list of ages, kept with their configured text ("7d") and sorted ascending, without repeats. */
+const durations = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((raw, ctx) => {
+      const parts = raw.split(',').map((p) => p.trim());
+      const out: { label: string; ms: number }[] = [];
+      for (const label of parts) {
+        const ms = parseDuration(label);
+        if (ms === null) {
+          ctx.addIssue({ code: 'custom', message: `"${label}" is not a duration (e.g. 3d, 12h, 30m, 90s)` });
+          return z.NEVER;
+        }
+        if (!out.some((o) => o.ms === ms)) out.push({ label, ms });
+      }
+      return out.sort((a, b) => a.ms - b.ms);
+    });
+
+const emailList = z
+  .string()
+  .transform((raw) =>
+    raw
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.email({ message: 'must be a comma list of e-mail addresses' })).min(1));
+
 const key = z
   .string({ message: 'is required: 32 random bytes, base64 (openssl rand -base64 32)' })
   .transform((raw, ctx) => {
@@ -70,6 +108,8 @@ export const configSchema = z.object({
   SERVICE_REGISTRY_CACHE_SECONDS: int(300, 0),
   DATA_DIR: z.string().min(1).default('./data'),
   DATA_ENCRYPTION_KEY: key,
+  PARTIAL_FILE_MAX_AGE_MS: int(3_600_000, 1000),
+  PARTIAL_FILE_SWEEP_INTERVAL_MS: int(600_000, 10),
   DEFAULT_TTL_HOURS: int(24, 1),
   MAX_MESSAGE_SIZE: size('250MB'),
   MULTIPART_MAX_FILE_SIZE: size('5MiB'),
@@ -81,6 +121,9 @@ export const configSchema = z.object({
   API_AUTH: z.enum(['basic', 'none']).default('basic'),
   API_USERNAME: z.string().min(1).optional(),
   API_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  AUTH_FAILURE_LIMIT: int(10, 0),
+  AUTH_FAILURE_WINDOW_MS: int(60_000, 1),
+  AUTH_LOCKOUT_MS: int(60_000, 0),
   ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
   // ---- Digital Post (Altinn 3 Correspondence) ----
@@ -116,7 +159,26 @@ export const configSchema = z.object({
   DPV_REMINDER_CHECK_MS: int(7 * 24 * 3600000 + 3600000, 0),
   IN_LOCK_TIMEOUT_MS: int(5 * 60_000, 100),
   TTL_SWEEP_INTERVAL_MS: int(30_000, 100),
+  WEBHOOK_MAX_ATTEMPTS: int(5, 1),
+  WEBHOOK_RETRY_BASE_MS: int(10000, 1),
+  WEBHOOK_TIMEOUT_MS: int(10000, 100),
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/, message: 'must be smtp://user:pass@host:587 or smtps://…' })
+    .optional(),
+  NOTICE_EMAIL_FROM: z.email().optional(),
+  NOTICE_EMAIL_TO: emailList.optional(),
+  NOTICE_DIGEST_INTERVAL_MS: int(3_600_000, 100),
+  UNREAD_ALERT_AFTER: durations('3d,7d,14d'),
+  UNREAD_CHECK_INTERVAL_MS: int(60_000, 50),
 });
+
+/** E-mail needs a sender and receivers once an SMTP server is configured. */
+function emailProblems(input: Record<string, string>): string[] {
+  if (!input.SMTP_URL) return [];
+  return ['NOTICE_EMAIL_FROM', 'NOTICE_EMAIL_TO']
+    .filter((k) => !input[k])
+    .map((k) => `${k} is required when SMTP_URL is set`);
+}
 
 /** Credentials are required unless auth is switched off explicitly; checked beside the schema so every problem shows at once. */
 function authProblems(input: Record<string, string>): string[] {
@@ -161,6 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'} ${i.message}`)),
     ...authProblems(input),
     ...maskinportenProblems(input),
+    ...emailProblems(input),
   ].map((p) => p.replace(/^(\S+) Invalid input: /, '$1 '));
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   return parsed.data;

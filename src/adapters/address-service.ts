@@ -7,6 +7,7 @@ import {
   infoRecordSchema,
 } from '../domain/capabilities.js';
 import { type AppError, Errors } from '../domain/errors.js';
+import { LONE_SURROGATE } from '../domain/json-text.js';
 
 export type { IdentifierResource, InfoRecord, ServiceRecord, SrService } from '../domain/capabilities.js';
 
@@ -51,6 +52,9 @@ export class ServiceRecordNotFound extends Error {
     this.name = 'ServiceRecordNotFound';
   }
 }
+
+/** 4xx answers that say something about us (credentials, rate, timing), not about the client's input. */
+const OUR_FAULT_4XX = new Set([401, 403, 407, 408, 409, 421, 425, 429]);
 
 const DEFAULT_MAX_CACHE_ENTRIES = 10_000;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -100,6 +104,12 @@ function splitBaseUrl(baseUrl: string): { base: string; authorization?: string }
 
 /** A process URN goes in as a raw path segment (colons unescaped), as the reference sends it. */
 function pathSegment(value: string, keepColons: boolean): string {
+  // encodeURIComponent throws a URIError on an unpaired surrogate: that is the caller's input, not our fault.
+  if (LONE_SURROGATE.test(value)) {
+    throw Errors.validation(
+      'An identifier sent to the address service contains an unpaired UTF-16 surrogate',
+    );
+  }
   const enc = encodeURIComponent(value);
   return keepColons ? enc.replace(/%3A/gi, ':') : enc;
 }
@@ -166,7 +176,7 @@ export class AddressServiceClient {
   }
 
   /** GET {base}/identifier/{id}[/process/{process}]?securityLevel=&conversationId= */
-  lookup(p: LookupParams): Promise<IdentifierResource> {
+  async lookup(p: LookupParams): Promise<IdentifierResource> {
     let path = `/identifier/${pathSegment(p.identifier, false)}`;
     if (p.process) path += `/process/${pathSegment(p.process, true)}`;
     const query = new URLSearchParams();
@@ -274,6 +284,15 @@ export class AddressServiceClient {
         errorDescriptionOf(body) ??
         `Address service found no service record for identifier ${params.identifier}${params.process ? ` and process ${params.process}` : ''}`;
       throw new ServiceRecordNotFound(description, status, params);
+    }
+    if (status >= 400 && status < 500 && !OUR_FAULT_4XX.has(status)) {
+      // The address service refused what we passed on (an over-long or malformed identifier or process):
+      // the client's input, so the client's 400 rather than an outage.
+      this.opts.log?.warn({ path: pathAndQuery.slice(0, 200), status }, 'address service refused the input');
+      throw Errors.validation(
+        `The address service refused the receiver or process as given (HTTP ${status})${params.process ? `; process: ${params.process.slice(0, 200)}` : ''}`,
+        { description: errorDescriptionOf(body) ?? `HTTP ${status}` },
+      );
     }
     if (status !== 200) {
       const detail = status >= 500 ? errorDescriptionOf(body) : undefined;

@@ -19,16 +19,17 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly extra: { description?: string; errors?: ProblemItem[] } = {},
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = code;
   }
 }
 
 const err =
   (status: number, code: string) =>
-  (message: string, extra?: AppError['extra']): AppError =>
-    new AppError(status, code, message, extra);
+  (message: string, extra?: AppError['extra'], cause?: unknown): AppError =>
+    new AppError(status, code, message, extra, cause);
 
 /** Codes the reference integration point also uses (its exception simple names). */
 export const REFERENCE_CODES = new Set([
@@ -78,8 +79,15 @@ export const Errors = {
   missingArkivmeldingFile: err(400, 'MissingArkivmeldingFileException'),
   invalidArkivmelding: err(400, 'InvalidArkivmeldingException'),
   messageAlreadySent: err(400, 'MessageAlreadySentException'),
+  sendInProgress: err(409, 'MessageSendInProgressException'),
   invalidStatusTransition: err(409, 'InvalidStatusTransitionException'),
   unauthorized: err(401, 'UnauthorizedException'),
+  tooManyAuthenticationFailures: err(429, 'TooManyAuthenticationFailuresException'),
+  notFound: err(404, 'NotFoundException'),
+  badRequest: err(400, 'BadRequestException'),
+  requestTimeout: err(408, 'RequestTimeoutException'),
+  uriTooLong: err(414, 'UriTooLongException'),
+  headersTooLarge: err(431, 'RequestHeaderFieldsTooLargeException'),
   payloadTooLarge: err(413, 'PayloadTooLargeException'),
   unsupportedMediaType: err(415, 'UnsupportedMediaTypeException'),
   addressServiceUnavailable: err(503, 'ServiceRegistryUnavailableException'),

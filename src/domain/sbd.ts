@@ -9,6 +9,7 @@ import {
   parseOrgIdentifier,
   UUID_RE,
 } from './identifiers.js';
+import { findIllFormedString } from './json-text.js';
 import { formatOslo, parseDateTime } from './time.js';
 
 /** Every business-message type the NextMove API knows; only some are accepted here. */
@@ -45,6 +46,10 @@ const SCOPE_ENUM_NAMES: Record<string, string> = {
   PARENT_ID: 'ParentId',
   MESSAGE_CHANNEL: 'MessageChannel',
 };
+
+/** Process identifiers are URNs; they go into the address service's URL path, so their shape is checked here. */
+export const MAX_PROCESS_LENGTH = 200;
+const PROCESS_RE = new RegExp(`^urn:[A-Za-z0-9][A-Za-z0-9:._-]{0,${MAX_PROCESS_LENGTH - 5}}$`, 'i');
 
 const dateTime = z.string().refine((v) => parseDateTime(v) !== null, {
   message: 'must be an ISO-8601 date-time, e.g. 2026-11-22T10:00:00+01:00',
@@ -192,6 +197,16 @@ export function parseSbd(raw: unknown): Sbd {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw Errors.badJson('The request body must be a JSON object: a StandardBusinessDocument');
   }
+  const illFormed = findIllFormedString(raw);
+  if (illFormed) {
+    fail([
+      {
+        field: illFormed,
+        code: 'Encoding',
+        message: `${illFormed}: contains an unpaired UTF-16 surrogate, which is not text`,
+      },
+    ]);
+  }
   const keys = Object.keys(raw);
   const bodyKeys = keys.filter((k) => k !== HEADER);
   if (!keys.includes(HEADER)) fail([{ field: HEADER, code: 'NotNull', message: `${HEADER}: is required` }]);
@@ -278,6 +293,16 @@ export function parseSbd(raw: unknown): Sbd {
         field: `${HEADER}.businessScope.scope.identifier`,
         code: 'NotNull',
         message: 'the ConversationId scope must name the process in identifier',
+      });
+    } else if (!PROCESS_RE.test(conv.identifier)) {
+      problems.push({
+        field: `${HEADER}.businessScope.scope.identifier`,
+        code: 'Pattern',
+        message: `the process identifier must be a URN of at most ${MAX_PROCESS_LENGTH} characters (letters, digits and : . - _), e.g. urn:no:difi:profile:arkivmelding:taushetsbelagt:ver1.0`,
+        rejectedValue:
+          conv.identifier.length > 80
+            ? `${conv.identifier.slice(0, 80)}… (${conv.identifier.length} characters)`
+            : conv.identifier,
       });
     }
   }

@@ -14,15 +14,19 @@ export const STATUSES = [
 export type Status = (typeof STATUSES)[number];
 
 /**
- * What may follow what. Statuses are a set per message (one of each), not a strict line:
- * FEIL may still come after LEVERT, and a late LEVERT may arrive after LEST.
- * `null` stands for "no status yet".
+ * What may follow what. Statuses are a set per message (one of each), not a strict line: a status is new when
+ * one of its allowed predecessors is there, nothing FINAL is, and nothing that BLOCKS it is. FEIL may still come
+ * after LEVERT; nothing moves a conversation backwards (a late LEVERT after LEST, or SENDT after LEVERT, is
+ * refused), and a delivered or read message cannot expire. `null` stands for "no status yet".
+ *
+ * This table is the one source of truth: the Redis script that writes statuses is generated from it
+ * (src/store/lua.ts), and a test checks that both decide every case alike.
  */
-const ALLOWED_AFTER: Record<Status, ReadonlyArray<Status | null>> = {
+export const ALLOWED_AFTER: Readonly<Record<Status, ReadonlyArray<Status | null>>> = {
   OPPRETTET: [null],
   SENDT: ['OPPRETTET'],
   MOTTATT: ['OPPRETTET', 'SENDT'],
-  LEVERT: ['OPPRETTET', 'SENDT', 'MOTTATT', 'LEST', 'ANNET'],
+  LEVERT: ['OPPRETTET', 'SENDT', 'MOTTATT', 'ANNET'],
   LEST: ['SENDT', 'MOTTATT', 'LEVERT', 'ANNET'],
   FEIL: ['OPPRETTET', 'SENDT', 'MOTTATT', 'LEVERT', 'ANNET', 'INNKOMMENDE_MOTTATT'],
   ANNET: ['OPPRETTET', 'SENDT', 'MOTTATT', 'LEVERT', 'LEST'],
@@ -31,14 +35,20 @@ const ALLOWED_AFTER: Record<Status, ReadonlyArray<Status | null>> = {
   LEVETID_UTLOPT: ['OPPRETTET', 'SENDT', 'MOTTATT', 'LEVERT', 'INNKOMMENDE_MOTTATT'],
 };
 
-/** Once one of these is set, nothing but the listed exceptions may follow. */
-const FINAL: ReadonlySet<Status> = new Set(['FEIL', 'LEVETID_UTLOPT', 'INNKOMMENDE_LEVERT']);
+/** Once one of these is set, nothing may follow. */
+export const FINAL: readonly Status[] = ['FEIL', 'LEVETID_UTLOPT', 'INNKOMMENDE_LEVERT'];
 
 /**
- * Statuses that rule out a later one although a predecessor allows it: a delivered or read message cannot
- * expire (LEVERT finishes the conversation, as in the reference).
+ * Statuses that rule out a later one although a predecessor allows it: the later steps of the DPV line
+ * (nothing goes back to an earlier step), and a delivered or read message cannot expire (LEVERT finishes the
+ * conversation, as in the reference).
  */
-const BLOCKED_BY: Partial<Record<Status, readonly Status[]>> = { LEVETID_UTLOPT: ['LEST', 'LEVERT'] };
+export const BLOCKED_BY: Readonly<Partial<Record<Status, readonly Status[]>>> = {
+  SENDT: ['MOTTATT', 'LEVERT', 'LEST'],
+  MOTTATT: ['LEVERT', 'LEST'],
+  LEVERT: ['LEST'],
+  LEVETID_UTLOPT: ['LEVERT', 'LEST'],
+};
 
 export type TransitionVerdict = 'new' | 'duplicate' | 'refused';
 
@@ -69,3 +79,10 @@ export function conversationEffects(status: Status): { finished?: true; pollable
 }
 
 export const TTL_EXPIRED_DESCRIPTION = 'Levetiden for meldingen er utgått. Må sendes på nytt';
+
+/** LEVETID_UTLOPT's description for an outgoing message, with the last failed attempt's reason when there was one. */
+export function ttlExpiredDescription(lastError?: string): string {
+  return lastError
+    ? `${TTL_EXPIRED_DESCRIPTION}. Siste forsøk mot Altinn feilet: ${lastError}`
+    : TTL_EXPIRED_DESCRIPTION;
+}

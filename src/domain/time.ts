@@ -1,6 +1,7 @@
 /** Date-times as the reference writes them: ISO-8601 with offset (Europe/Oslo for our own clock), `Z` for UTC. */
 const OSLO = 'Europe/Oslo';
-const offsetFmt = new Intl.DateTimeFormat('en-US', { timeZone: OSLO, timeZoneName: 'longOffset' });
+/** Built on first use: creating it loads time-zone data, which start-up does not need. */
+let offsetFmt: Intl.DateTimeFormat | undefined;
 
 const offsetByHour = new Map<number, number>();
 
@@ -16,6 +17,7 @@ export function osloOffsetMinutes(at: Date): number {
 }
 
 function computeOffset(at: Date): number {
+  offsetFmt ??= new Intl.DateTimeFormat('en-US', { timeZone: OSLO, timeZoneName: 'longOffset' });
   const part = offsetFmt.formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
   const m = /GMT([+-])(\d{2}):(\d{2})/.exec(part);
   if (!m) return 0;
@@ -41,6 +43,8 @@ export function formatOslo(at: Date): string {
   );
 }
 
+const MAX_OFFSET_MINUTES = 18 * 60;
+
 const DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
@@ -60,11 +64,19 @@ export function parseDateTime(raw: string): ParsedDateTime | null {
   const wallUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) + fracMs;
   if (Number.isNaN(wallUtc)) return null;
   const check = new Date(wallUtc);
-  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23)
+  if (
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 59
+  )
     return null;
   if (zone) {
     if (zone === 'Z') return { date: new Date(wallUtc), text: raw };
     const zm = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+    // ISO-8601 offsets in use, as java.time accepts them: at most ±18:00, minutes 00-59.
+    if (Number(zm[3]) > 59 || Number(zm[2]) * 60 + Number(zm[3]) > MAX_OFFSET_MINUTES) return null;
     const off = (zm[1] === '-' ? -1 : 1) * (Number(zm[2]) * 60 + Number(zm[3]));
     const text = /^[+-]00:?00$/.test(zone) ? raw.slice(0, -zone.length) + 'Z' : raw;
     return { date: new Date(wallUtc - off * 60_000), text };

@@ -1,13 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ProblemItem, REFERENCE_CODES } from '../domain/errors.js';
+import { AppError, Errors, type ProblemItem, REFERENCE_CODES } from '../domain/errors.js';
 import { formatOslo } from '../domain/time.js';
 
 const FQCN_PREFIX = 'no.difi.meldingsutveksling.exceptions.';
 
 /** One body for every error: RFC 9457 fields and the reference's fields side by side. */
 export function problemBody(
-  request: FastifyRequest,
+  request: { url: string; id: string },
   status: number,
   code: string,
   message: string,
@@ -15,7 +17,7 @@ export function problemBody(
   extra: { description?: string; errors?: ProblemItem[] } = {},
 ) {
   const title = STATUS_CODES[status] ?? 'Error';
-  const path = request.url.split('?')[0] ?? request.url;
+  const path = (request.url ?? '').split('?')[0] ?? '';
   return {
     type: `urn:eformidling-ip:error:${code}`,
     title,
@@ -140,13 +142,51 @@ export function registerErrorHandling(app: FastifyInstance, style: 'short' | 'fq
     );
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    send(
-      request,
-      reply,
-      404,
-      'NotFoundException',
-      `No endpoint ${request.method} ${request.url.split('?')[0]}`,
-    ),
-  );
+  // The same answer for any unmatched path and method, with or without credentials: it names no route.
+  app.setNotFoundHandler((request, reply) => {
+    const e = Errors.notFound('No such endpoint');
+    return send(request, reply, e.status, e.code, e.message);
+  });
+}
+
+/** Errors Fastify raises before a route is found: a path that does not decode, an over-long path parameter. */
+export function frameworkErrorHandler(style: 'short' | 'fqcn') {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const e =
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? Errors.uriTooLong('A path segment of the request is longer than allowed')
+        : err.code === 'FST_ERR_BAD_URL'
+          ? Errors.badRequest('The request path is not valid percent-encoded UTF-8')
+          : Errors.badRequest('The request could not be routed');
+    reply
+      .status(e.status)
+      .type('application/json')
+      .send(JSON.stringify(problemBody(request, e.status, e.code, e.message, style)));
+  };
+}
+
+/**
+ * Errors from Node's HTTP parser, before there is a request: over-large headers (431), a request line or
+ * headers that are not HTTP (400), a client too slow to send its headers (408). The connection is closed after.
+ */
+export function clientErrorHandler(style: 'short' | 'fqcn') {
+  return (err: Error & { code?: string }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const e =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? Errors.headersTooLarge('The request line or headers are larger than allowed')
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? Errors.requestTimeout('The request was not received in time')
+          : Errors.badRequest('The request is not valid HTTP');
+    if (socket.writable) {
+      const body = JSON.stringify(
+        problemBody({ url: '', id: randomUUID() }, e.status, e.code, e.message, style),
+      );
+      socket.write(
+        `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroySoon();
+  };
 }

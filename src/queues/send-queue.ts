@@ -1,4 +1,5 @@
-import { type ConnectionOptions, Queue } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
+import { bullmq } from './bullmq.js';
 
 export const SEND_QUEUE = 'send';
 
@@ -11,7 +12,7 @@ export interface SendJobData {
 }
 
 export function createSendQueue(connection: ConnectionOptions, prefix: string): Queue<SendJobData> {
-  return new Queue<SendJobData>(SEND_QUEUE, {
+  return new bullmq.Queue<SendJobData>(SEND_QUEUE, {
     connection,
     prefix: `${prefix}bull`,
     defaultJobOptions: {

@@ -1,4 +1,5 @@
-import { type ConnectionOptions, Queue } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
+import { bullmq } from './bullmq.js';
 
 export const TTL_QUEUE = 'ttl';
 export const TTL_SWEEP_SCHEDULER = 'ttl-sweep';
@@ -12,7 +13,7 @@ export interface TtlJobData {
 }
 
 export function createTtlQueue(connection: ConnectionOptions, prefix: string): Queue<TtlJobData> {
-  return new Queue<TtlJobData>(TTL_QUEUE, {
+  return new bullmq.Queue<TtlJobData>(TTL_QUEUE, {
     connection,
     prefix: `${prefix}bull`,
     defaultJobOptions: {

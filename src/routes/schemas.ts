@@ -108,6 +108,7 @@ export const capabilitiesSchema = z
 export const errorResponses = {
   400: errorSchema,
   401: errorSchema,
+  429: errorSchema,
   404: errorSchema,
   503: errorSchema,
 };

@@ -4,7 +4,7 @@ import { Errors } from '../domain/errors.js';
 import { pageQuerySchema, pageSchema, resolvePaging, toPage } from '../domain/page.js';
 import { STATUSES } from '../domain/status.js';
 import { parseDateTime } from '../domain/time.js';
-import type { ConversationRecord, Store } from '../store/store.js';
+import type { ConversationRecord, StatusRecord, Store } from '../store/store.js';
 import { conversationSchema, errorResponses, messageIdParam, statusSchema } from './schemas.js';
 import type { RouteDeps } from './types.js';
 
@@ -23,8 +23,7 @@ function publicStatus(s: Awaited<ReturnType<Store['listStatuses']>>['items'][num
   return rest;
 }
 
-async function withStatuses(store: Store, c: ConversationRecord) {
-  const statuses = await store.statusesOfConversation(c.id);
+function withStatuses(c: ConversationRecord, statuses: StatusRecord[]) {
   const { lastUpdateMs: _l, pollable: _p, warnings, notificationOutcome, ...rest } = c;
   return {
     ...rest,
@@ -126,7 +125,7 @@ export const statusAndConversationRoutes: FastifyPluginAsyncZod<RouteDeps> = asy
       });
       const from = lastUpdateFrom ? parseDateTime(`${lastUpdateFrom}T00:00:00`)?.date.getTime() : undefined;
       const to = lastUpdateTo ? parseDateTime(`${lastUpdateTo}T23:59:59.999`)?.date.getTime() : undefined;
-      const { items, total } = await store.listConversations(
+      const { items, total, statuses } = await store.listConversations(
         {
           ...f,
           ...(from !== undefined ? { lastUpdateFromMs: from } : {}),
@@ -134,7 +133,11 @@ export const statusAndConversationRoutes: FastifyPluginAsyncZod<RouteDeps> = asy
         },
         paging,
       );
-      return toPage(await Promise.all(items.map((c) => withStatuses(store, c))), total, paging);
+      return toPage(
+        items.map((c) => withStatuses(c, statuses.get(c.id) ?? [])),
+        total,
+        paging,
+      );
     },
   );
 
@@ -149,11 +152,11 @@ export const statusAndConversationRoutes: FastifyPluginAsyncZod<RouteDeps> = asy
       },
     },
     async (request) => {
-      const c = await store.getConversation(request.params.id);
-      if (c?.direction !== 'OUTGOING') {
+      const found = await store.getConversationWithStatuses(request.params.id);
+      if (found?.conversation.direction !== 'OUTGOING') {
         throw Errors.conversationNotFound(`Conversation with id = ${request.params.id} was not found`);
       }
-      return withStatuses(store, c);
+      return withStatuses(found.conversation, found.statuses);
     },
   );
 
@@ -168,11 +171,12 @@ export const statusAndConversationRoutes: FastifyPluginAsyncZod<RouteDeps> = asy
       },
     },
     async (request) => {
-      const c = await store.getConversationByMessageId(request.params.messageId);
-      if (c?.direction !== 'OUTGOING') {
+      const id = await store.conversationIdOfMessage(request.params.messageId);
+      const found = id === null ? null : await store.getConversationWithStatuses(id);
+      if (found?.conversation.direction !== 'OUTGOING') {
         throw Errors.messageNotFound(`Message with messageId = ${request.params.messageId} was not found`);
       }
-      return withStatuses(store, c);
+      return withStatuses(found.conversation, found.statuses);
     },
   );
 };

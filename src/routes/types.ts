@@ -12,4 +12,6 @@ export interface RouteDeps {
   incoming: IncomingService;
   addressService: AddressLookup;
   queue: Queue<SendJobData>;
+  /** The app's clock when a test sets one (routes that need "now" take it from here). */
+  clock?: () => Date;
 }

@@ -331,8 +331,11 @@ export async function startAltinnSandbox(opts: AltinnSandboxOptions = {}): Promi
     }
   };
 
+  /** A correspondence by its id or, for the controls' convenience, by the sender's reference (the messageId). */
   const recordOf = (id: string): CorrespondenceRecord => {
-    const rec = records.get(id.toLowerCase());
+    const rec =
+      records.get(id.toLowerCase()) ??
+      [...records.values()].reverse().find((r) => r.request.correspondence.sendersReference === id);
     if (!rec) throw new ControlError(404, `No correspondence ${id}`);
     return rec;
   };

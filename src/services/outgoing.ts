@@ -26,8 +26,7 @@ import {
 import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
-import { scheduleExpiry, type TtlJobData } from '../queues/ttl-queue.js';
-import { type FileStore, SizeLimitError } from '../store/files.js';
+import { type FileStore, SizeLimitError, UploadAbortedError } from '../store/files.js';
 import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
 
 export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
@@ -93,8 +92,9 @@ export class OutgoingService {
     private readonly addressService: AddressLookup,
     private readonly queue: Queue<SendJobData>,
     private readonly clock: () => Date = () => new Date(),
-    /** Where each queued message's expiry job goes (src/workers/ttl.ts); the sweep covers messages without one. */
-    private readonly ttlQueue?: () => Queue<TtlJobData>,
+    /** Schedules the message's expiry job (src/workers/ttl.ts); the sweep covers messages without one. */
+    private readonly scheduleTtl?: (messageId: string, expiryMs: number, nowMs: number) => Promise<void>,
+    private readonly log?: { error(obj: object, msg: string): void },
   ) {}
 
   /** POST /api/messages/out: validates, looks up the receiver's capability, stores with OPPRETTET. */
@@ -254,13 +254,10 @@ export class OutgoingService {
     return JSON.parse(json) as Record<string, unknown>;
   }
 
+  /** The SBDs of many messages, read in one round trip; messages gone meanwhile are left out. */
   async sbdsOf(messageIds: string[]): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    for (const id of messageIds) {
-      const json = await this.store.getSbdJson(id);
-      if (json) out.push(JSON.parse(json) as Record<string, unknown>);
-    }
-    return out;
+    const jsons = await this.store.sbdJsonOf(messageIds);
+    return jsons.filter((j) => j !== null).map((j) => JSON.parse(j) as Record<string, unknown>);
   }
 
   /** PUT /api/messages/out/{messageId}: one file, streamed to disk encrypted. */
@@ -304,11 +301,7 @@ export class OutgoingService {
       this.requireMessage(messageId),
       this.store.hasFile(messageId, part.filename),
     ]);
-    if (msg.state !== 'created') {
-      throw Errors.messageAlreadySent(
-        `Message with messageId = ${messageId} has been sent; files can no longer be added`,
-      );
-    }
+    if (msg.state !== 'created') throw this.notOpenForFiles(messageId, msg.state);
     if (!part.title.trim()) {
       throw Errors.missingTitle(
         'Title is required for the following capabilities: DPV. Give ?title= or a name in Content-Disposition',
@@ -336,6 +329,16 @@ export class OutgoingService {
         plaintextLimit: this.config.ARKIVMELDING_MAX_SIZE,
       });
     } catch (e) {
+      if (e instanceof UploadAbortedError) {
+        // Nobody is left to read the answer; it keeps the log honest (a client problem, not a 500).
+        const error = new AppError(
+          400,
+          'UploadAbortedException',
+          `The upload of ${part.filename} ended before the whole body arrived`,
+        );
+        error.cause = e;
+        throw error;
+      }
       if (e instanceof SizeLimitError) {
         if (isArkivmelding && e.limit === this.config.ARKIVMELDING_MAX_SIZE) {
           throw new AppError(
@@ -361,6 +364,7 @@ export class OutgoingService {
           maxDepth: this.config.ARKIVMELDING_MAX_DEPTH,
           confidential: msg.processIdentifier === TAUSHETSBELAGT_PROCESS,
           recipientRule: this.config.CONFIDENTIAL_RECIPIENT_RULE,
+          onInternalError: (err) => this.log?.error({ err }, 'arkivmelding validator failed internally'),
         });
         if (!result.ok) {
           throw new AppError(400, result.code, result.message, { errors: result.problems });
@@ -394,8 +398,9 @@ export class OutgoingService {
           case 'gone':
             throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
           case 'sent':
-            throw Errors.messageAlreadySent(
-              `Message with messageId = ${messageId} has been sent; files can no longer be added`,
+            throw this.notOpenForFiles(
+              messageId,
+              (await this.store.getMessage(messageId))?.state ?? 'queued',
             );
           case 'duplicate':
             throw Errors.duplicateFilename(`Filename already exists in message: ${part.filename}.`);
@@ -448,6 +453,10 @@ export class OutgoingService {
         }
       }
     }
+    // Claiming freezes the files. A message found 'queuing' is a send that stopped between claim and
+    // queue (Redis failed, the process died): this send completes it. The job id is deterministic, so
+    // adding it again when it did get in is a no-op. Never back to 'created': the job may be in Redis
+    // even when adding it reported a failure.
     const state = await this.store.claimSend(messageId);
     if (state === '') throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
     if (state === 'queued') return;
@@ -456,16 +465,36 @@ export class OutgoingService {
       await this.store.setState(messageId, 'queued');
       return;
     }
-    try {
-      await enqueueSend(this.queue, messageId);
-    } catch (e) {
-      await this.store.setState(messageId, 'created');
-      throw Errors.storeUnavailable(`The message could not be queued: ${(e as Error).message}`);
-    }
+    await this.enqueueStep(messageId, () => enqueueSend(this.queue, messageId));
     // Expires the message at its expectedResponseDateTime if it is not delivered by then; a failure here
     // leaves the state 'queuing', so the client's retry of send completes it.
-    if (this.ttlQueue) await scheduleExpiry(this.ttlQueue(), messageId, msg.expiryMs, now.getTime());
+    await this.enqueueStep(messageId, () => this.scheduleTtl?.(messageId, msg.expiryMs, now.getTime()));
     await this.store.setState(messageId, 'queued');
+  }
+
+  /** One step of queuing a claimed send; a failure keeps the send in progress and says how to complete it. */
+  private async enqueueStep(messageId: string, step: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      const error = Errors.storeUnavailable(
+        `Message with messageId = ${messageId} could not be queued. The send is kept in progress: repeat POST /api/messages/out/${messageId} to complete it`,
+      );
+      error.cause = e;
+      throw error;
+    }
+  }
+
+  /** Files are accepted only before the send; a send left in progress says how to finish it. */
+  private notOpenForFiles(messageId: string, state: string): AppError {
+    if (state === 'queuing') {
+      return Errors.sendInProgress(
+        `A send of message ${messageId} is in progress or was interrupted, so files can no longer be added. Repeat POST /api/messages/out/${messageId} to complete the send`,
+      );
+    }
+    return Errors.messageAlreadySent(
+      `Message with messageId = ${messageId} has been sent; files can no longer be added`,
+    );
   }
 
   /** The hoveddokument name: the uploaded primary file's, else (rare) read from the sealed SBD. */

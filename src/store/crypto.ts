@@ -41,5 +41,3 @@ export class Crypto {
     return createHmac('sha256', this.hmacKey).update(value, 'utf8').digest('hex').slice(0, 40);
   }
 }
-
-export const GCM = { IV_BYTES, TAG_BYTES };

@@ -1,23 +1,20 @@
-import type { Redis } from 'ioredis';
 import type { ProblemItem } from '../domain/errors.js';
+import type { Store } from './store.js';
 
 /**
- * What the Digital Post worker keeps per message beside the message and conversation: the correspondence id,
- * send attempts, the poll schedule (a sorted set scored by the next poll time) and the follow-ups after
- * delivery. Additive to Store: own keys under `${prefix}dpv:`, and only new fields on the conversation.
+ * What the Digital Post worker keeps per message beside the conversation: the correspondence id, send attempts,
+ * the poll schedule (`dpv:poll`, scored by the next poll time) and the follow-ups after delivery, in a small
+ * `dpv:{messageId}` hash (layout in src/store/lua.ts) that outlives the outgoing message, which is deleted once
+ * sent. Conversation fields (externalSystemReference, pollable, warnings, notificationOutcome) go through Store.
  */
 
 const SCRIPTS = {
-  /** The send went through: the conversation learns its correspondence and becomes pollable; the first poll is scheduled. */
-  dpvMarkSent: `
-local P, mid, convId, corr, resource, nowMs, firstPoll, reminder = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local ck = P..'conv:'..convId
-if redis.call('EXISTS', ck) == 1 then
-  redis.call('HSET', ck, 'externalSystemReference', corr)
-  if redis.call('HGET', ck, 'finished') ~= '1' then redis.call('HSET', ck, 'pollable', '1') end
-end
-redis.call('HSET', P..'dpv:'..mid, 'correspondenceId', corr, 'resource', resource, 'sentMs', nowMs, 'reminder', reminder)
-redis.call('ZADD', P..'dpv:poll', firstPoll, mid)
+  /** Records the correspondence and schedules the first poll (failed attempts, if any, stay for the record). */
+  dpvRecordSent: `
+local P, mid = ARGV[1], ARGV[2]
+local k = P..'dpv:'..mid
+redis.call('HSET', k, 'c', ARGV[3], 's', ARGV[4], 'r', ARGV[5], 'cf', ARGV[6])
+redis.call('ZADD', P..'dpv:poll', ARGV[7], mid)
 return 1
 `,
   /** Takes up to N due polls and pushes each one's score ahead by a lease, so an overlapping run skips them. */
@@ -27,30 +24,14 @@ local due = redis.call('ZRANGEBYSCORE', P..'dpv:poll', '-inf', nowMs, 'LIMIT', 0
 for _, mid in ipairs(due) do redis.call('ZADD', P..'dpv:poll', nowMs + lease, mid) end
 return due
 `,
-  /** Appends warnings to the conversation, once per code. */
-  dpvAddWarnings: `
-local ck = ARGV[1]
-if redis.call('EXISTS', ck) == 0 then return 0 end
-local raw = redis.call('HGET', ck, 'warnings')
-local list = (raw and raw ~= '') and cjson.decode(raw) or {}
-local seen = {}
-for _, w in ipairs(list) do seen[w.code or ''] = true end
-local added = 0
-for _, w in ipairs(cjson.decode(ARGV[2])) do
-  if not seen[w.code] then list[#list+1] = w; seen[w.code] = true; added = added + 1 end
-end
-if added > 0 then redis.call('HSET', ck, 'warnings', cjson.encode(list)) end
-return added
-`,
 } as const;
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = Store['redis'] & {
   [K in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Promise<unknown>;
 };
 
 export interface DeliveryState {
   correspondenceId?: string;
-  resource?: string;
   sentMs?: number;
   attempts: number;
   lastError?: string;
@@ -58,17 +39,19 @@ export interface DeliveryState {
   /** 0: details not read yet; 1: read after the first notification; 2: read after the reminder too. */
   detailsStage: number;
   receipt: boolean;
+  /** Whether the message went to the confidential resource; null before it is sent (or once forgotten). */
+  confidential: boolean | null;
 }
 
 export class DeliveryStore {
   private readonly redis: ScriptedRedis;
+  readonly prefix: string;
 
-  constructor(
-    redis: Redis,
-    readonly prefix: string,
-  ) {
+  constructor(private readonly store: Store) {
+    const redis = store.redis;
     for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua });
     this.redis = redis as ScriptedRedis;
+    this.prefix = store.prefix;
   }
 
   private k(suffix: string): string {
@@ -78,47 +61,59 @@ export class DeliveryStore {
   async state(messageId: string): Promise<DeliveryState> {
     const h = await this.redis.hgetall(this.k(`dpv:${messageId}`));
     return {
-      ...(h.correspondenceId ? { correspondenceId: h.correspondenceId } : {}),
-      ...(h.resource ? { resource: h.resource } : {}),
-      ...(h.sentMs ? { sentMs: Number(h.sentMs) } : {}),
-      attempts: Number(h.attempts ?? 0),
-      ...(h.lastError ? { lastError: h.lastError } : {}),
-      reminder: h.reminder === '1',
-      detailsStage: Number(h.detailsStage ?? 0),
-      receipt: h.receipt === '1',
+      ...(h.c ? { correspondenceId: h.c } : {}),
+      ...(h.s ? { sentMs: Number(h.s) } : {}),
+      attempts: Number(h.a ?? 0),
+      ...(h.e ? { lastError: h.e } : {}),
+      reminder: h.r === '1',
+      detailsStage: Number(h.d ?? 0),
+      receipt: h.k === '1',
+      confidential: h.cf === undefined ? null : h.cf === '1',
     };
+  }
+
+  /** Whether a sent message went to the confidential resource; null when not known here. */
+  async confidential(messageId: string): Promise<boolean | null> {
+    const v = await this.redis.hget(this.k(`dpv:${messageId}`), 'cf');
+    return v === null ? null : v === '1';
   }
 
   /** Counts a failed attempt and remembers why (no confidential text: reasons are Altinn's status and codes). */
   async recordFailure(messageId: string, reason: string): Promise<number> {
     const key = this.k(`dpv:${messageId}`);
-    const [[, n]] = (await this.redis
-      .multi()
-      .hincrby(key, 'attempts', 1)
-      .hset(key, 'lastError', reason)
-      .exec()) as [[unknown, number]];
+    const [[, n]] = (await this.redis.multi().hincrby(key, 'a', 1).hset(key, 'e', reason).exec()) as [
+      [unknown, number],
+    ];
     return n;
   }
 
+  /**
+   * The send went through: the correspondence is recorded with the first poll, then the conversation learns it
+   * and becomes pollable (through Store, which moves it to the pollable list index). Repeating it is harmless.
+   */
   async markSent(
     messageId: string,
-    convId: number,
-    correspondenceId: string,
-    resource: string,
-    reminder: boolean,
-    now: number,
-    firstPollAt: number,
+    sent: {
+      correspondenceId: string;
+      reminder: boolean;
+      confidential: boolean;
+      now: number;
+      firstPollAt: number;
+    },
   ): Promise<void> {
-    await this.redis.dpvMarkSent(
+    await this.redis.dpvRecordSent(
       this.prefix,
       messageId,
-      convId,
-      correspondenceId,
-      resource,
-      now,
-      firstPollAt,
-      reminder ? '1' : '0',
+      sent.correspondenceId,
+      sent.now,
+      sent.reminder ? '1' : '0',
+      sent.confidential ? '1' : '0',
+      sent.firstPollAt,
     );
+    await this.store.setDelivery(messageId, {
+      externalSystemReference: sent.correspondenceId,
+      pollable: true,
+    });
   }
 
   /** Due polls (score <= now), at most `limit`; each is leased for `leaseMs` until rescheduled. */
@@ -135,34 +130,52 @@ export class DeliveryStore {
     return s === null ? null : Number(s);
   }
 
-  /** Forgets the poll of a message whose conversation is gone. */
-  async dropPoll(messageId: string): Promise<void> {
-    await this.redis.zrem(this.k('dpv:poll'), messageId);
+  /**
+   * Polling is over (LEST, FEIL, purged, gone): the conversation leaves the pollable index and the delivery
+   * facts are forgotten; nothing asks for them after this.
+   */
+  async stopPolling(messageId: string): Promise<void> {
+    await this.store.setDelivery(messageId, { pollable: false });
+    await this.forget(messageId);
   }
 
-  async stopPolling(messageId: string, convId: number): Promise<void> {
+  /** Drops the delivery hash and the poll entry of a message. */
+  async forget(messageId: string): Promise<void> {
     await this.redis
       .multi()
+      .del(this.k(`dpv:${messageId}`))
       .zrem(this.k('dpv:poll'), messageId)
-      .hset(this.k(`conv:${convId}`), 'pollable', '0')
       .exec();
   }
 
-  async setFields(messageId: string, fields: Record<string, string | number>): Promise<void> {
-    await this.redis.hset(this.k(`dpv:${messageId}`), fields);
+  async setDetailsStage(messageId: string, stage: number): Promise<void> {
+    await this.redis.hset(this.k(`dpv:${messageId}`), 'd', stage);
+  }
+
+  async setReceiptMade(messageId: string): Promise<void> {
+    await this.redis.hset(this.k(`dpv:${messageId}`), 'k', '1');
   }
 
   async addWarnings(convId: number, warnings: ProblemItem[]): Promise<void> {
-    if (!warnings.length) return;
-    await this.redis.dpvAddWarnings(this.k(`conv:${convId}`), JSON.stringify(warnings));
+    await this.store.addWarnings(convId, warnings);
   }
 
   /** The latest notification outcome in plain Norwegian, on the conversation. */
   async setNotificationOutcome(convId: number, text: string): Promise<void> {
-    await this.redis.hset(this.k(`conv:${convId}`), 'notificationOutcome', text);
+    await this.store.setNotificationOutcome(convId, text);
   }
+}
 
-  async notificationOutcome(convId: number): Promise<string | null> {
-    return this.redis.hget(this.k(`conv:${convId}`), 'notificationOutcome');
-  }
+/**
+ * After transport (SENDT) or its end (FEIL, LEVETID_UTLOPT) the outgoing message goes, as in the reference: its
+ * encrypted files first, then the message with its sealed SBD and file entries (so a crash in between leaves
+ * something to repeat this on). The conversation and its statuses stay. Idempotent.
+ */
+export async function releaseOutgoing(
+  store: Store,
+  files: { deleteMessage(messageId: string): Promise<void> },
+  messageId: string,
+): Promise<void> {
+  await files.deleteMessage(messageId);
+  await store.deleteMessage(messageId);
 }

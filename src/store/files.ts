@@ -1,10 +1,17 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { GCM } from './crypto.js';
+import {
+  finished,
+  PassThrough,
+  pipeline,
+  type Readable,
+  Transform,
+  type TransformCallback,
+} from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { OpenStream, SEGMENT_BYTES, SealStream } from './file-format.js';
 
 export class SizeLimitError extends Error {
   constructor(
@@ -15,6 +22,16 @@ export class SizeLimitError extends Error {
   }
 }
 
+/** The client went away before the whole body arrived. */
+export class UploadAbortedError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('the upload ended before the whole body arrived', options);
+    this.name = 'UploadAbortedError';
+  }
+}
+
+const PARTIAL_SUFFIX = '.part';
+
 export interface WrittenFile {
   fileId: string;
   size: number;
@@ -22,8 +39,11 @@ export interface WrittenFile {
   plaintext?: Buffer;
 }
 
+/** The name a file's key is bound to: a file moved to another message or id does not open. */
+const fileContext = (messageId: string, fileId: string) => `${messageId}/${fileId}`;
+
 /**
- * Attachments live encrypted on disk (AES-256-GCM: iv | ciphertext | tag), one folder per message.
+ * Attachments live encrypted on disk (chunked AES-256-GCM, see file-format.ts), one folder per message.
  * Uploads are streamed; a failed upload leaves nothing behind.
  */
 export class FileStore {
@@ -48,9 +68,7 @@ export class FileStore {
     await mkdir(this.messageDir(messageId), { recursive: true, mode: 0o700 });
     const fileId = randomUUID();
     const final = this.path(messageId, fileId);
-    const partial = `${final}.part`;
-    const iv = randomBytes(GCM.IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const partial = `${final}${PARTIAL_SUFFIX}`;
     const chunks: Buffer[] = [];
     let size = 0;
     const keepLimit = opts.plaintextLimit ?? opts.maxBytes;
@@ -65,54 +83,43 @@ export class FileStore {
         cb(null, chunk);
       },
     });
+    const seal = new SealStream(this.key, fileContext(messageId, fileId));
     const out = createWriteStream(partial, { mode: 0o600 });
-    out.write(iv);
-    // The GCM tag is known once the cipher has flushed; it goes last in the same stream.
-    const appendTag = new Transform({
-      transform(chunk, _enc, cb) {
-        cb(null, chunk);
-      },
-      flush(cb) {
-        cb(null, cipher.getAuthTag());
-      },
-    });
     // A pass-through between request and pipeline, so a refused upload does not destroy the socket.
     const pass = new PassThrough();
     source.pipe(pass);
+    // pipe() does not pass on an aborted request: without this the pipeline would wait for the rest forever.
+    // A stream destroyed after its last chunk was queued (a truncated multipart part) reports no error but
+    // never ends either, so that counts as aborted too.
+    const stopWatching = finished(source, (err) => {
+      if (err || !source.readableEnded) pass.destroy(new UploadAbortedError({ cause: err }));
+    });
     try {
-      await pipeline(pass, limiter, cipher, appendTag, out);
+      await pipelineAsync(pass, limiter, seal, out);
       await rename(partial, final);
     } catch (err) {
       source.unpipe(pass);
       source.resume();
+      // The file handle must be closed before the name goes, or the space stays held.
+      // (Not events.once: the stream's own 'error' would reject it before 'close'.)
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(partial, { force: true });
       throw err;
+    } finally {
+      stopWatching();
     }
     return { fileId, size, ...(opts.keepPlaintext ? { plaintext: Buffer.concat(chunks) } : {}) };
   }
 
-  /** A decrypting stream; the tag is checked when the stream ends. */
+  /**
+   * A decrypting stream. Each 64 KiB is released only once authenticated; a damaged, truncated or
+   * reordered file ends the stream with a FileIntegrityError before any byte of the damaged part.
+   */
   async openRead(messageId: string, fileId: string): Promise<Readable> {
-    const p = this.path(messageId, fileId);
-    const { size } = await stat(p);
-    const fh = await open(p, 'r');
-    const head = Buffer.alloc(GCM.IV_BYTES);
-    const tag = Buffer.alloc(GCM.TAG_BYTES);
-    try {
-      await fh.read(head, 0, GCM.IV_BYTES, 0);
-      await fh.read(tag, 0, GCM.TAG_BYTES, size - GCM.TAG_BYTES);
-    } finally {
-      await fh.close();
-    }
-    const decipher = createDecipheriv('aes-256-gcm', this.key, head);
-    decipher.setAuthTag(tag);
-    const body = size - GCM.IV_BYTES - GCM.TAG_BYTES;
-    if (body === 0) {
-      const empty = new PassThrough();
-      empty.end();
-      return empty.pipe(decipher);
-    }
-    return createReadStream(p, { start: GCM.IV_BYTES, end: GCM.IV_BYTES + body - 1 }).pipe(decipher);
+    const fh = await open(this.path(messageId, fileId), 'r');
+    const raw = fh.createReadStream({ highWaterMark: SEGMENT_BYTES });
+    // pipeline (not pipe) so a read error reaches the reader and an early stop closes the file.
+    return pipeline(raw, new OpenStream(this.key, fileContext(messageId, fileId)), () => {});
   }
 
   async readAll(messageId: string, fileId: string): Promise<Buffer> {
@@ -128,4 +135,72 @@ export class FileStore {
   async deleteMessage(messageId: string): Promise<void> {
     await rm(this.messageDir(messageId), { recursive: true, force: true });
   }
+
+  /**
+   * Removes partial uploads not written to for longer than `maxAgeMs`: what a process killed mid-upload
+   * leaves behind. A live upload touches its file with every chunk, so it is never that old.
+   */
+  async sweepPartials(maxAgeMs: number, now = Date.now()): Promise<number> {
+    const root = join(this.dir, 'out');
+    const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+    let messages: string[];
+    try {
+      messages = await readdir(root);
+    } catch (e) {
+      if (gone(e)) return 0;
+      throw e;
+    }
+    let removed = 0;
+    for (const m of messages) {
+      let names: string[];
+      try {
+        names = await readdir(join(root, m));
+      } catch (e) {
+        // Deleted meanwhile, or not a folder.
+        if (gone(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw e;
+      }
+      for (const name of names) {
+        if (!name.endsWith(PARTIAL_SUFFIX)) continue;
+        const p = join(root, m, name);
+        try {
+          if (now - (await stat(p)).mtimeMs <= maxAgeMs) continue;
+          await rm(p, { force: true });
+          removed++;
+        } catch (e) {
+          if (!gone(e)) throw e;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+/** Sweeps partial uploads now and then every `intervalMs` (the timer does not keep the process alive). */
+export async function startPartialSweeper(
+  files: FileStore,
+  opts: {
+    maxAgeMs: number;
+    intervalMs: number;
+    onSwept: (removed: number) => void;
+    onError: (e: unknown) => void;
+  },
+): Promise<() => void> {
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await files.sweepPartials(opts.maxAgeMs);
+      if (removed) opts.onSwept(removed);
+    } catch (e) {
+      opts.onError(e);
+    } finally {
+      running = false;
+    }
+  };
+  await sweep();
+  const timer = setInterval(sweep, opts.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Paging } from '../domain/page.js';
 import { formatOslo, parseDateTime } from '../domain/time.js';
 import type { Crypto } from './crypto.js';
-import { Store } from './store.js';
+import { LUA, STATUS_CODE, TTL_DUE_KEY } from './lua.js';
+import { encodeConversation, Store } from './store.js';
 
 /**
  * Incoming messages waiting for the fagsystem (GET /api/messages/in, peek, pop, delete). Today they are the
@@ -11,9 +12,9 @@ import { Store } from './store.js';
  * Keys (under the prefix): `in:{messageId}` hash (routing facts in clear, the SBD sealed); `in:index` every
  * message by lastUpdated; `in:by:{field}:{value}` the same per filter value; `in:ready` the unlocked ones
  * (what peek takes from); `in:locks` the locked ones, scored by when the lock ends. `ttl:due` holds every
- * unfinished conversation's messageId scored by its expiry (the TTL sweep reads it).
+ * unfinished conversation's id scored by its expiry (the TTL sweep reads it).
  */
-export const TTL_DUE_KEY = 'ttl:due';
+export { TTL_DUE_KEY };
 
 /** The filters the reference offers on the incoming list and peek; `processIdentifier` is `?process=`. */
 export const INCOMING_FILTER_FIELDS = [
@@ -75,28 +76,22 @@ const SCRIPTS = {
    * Creates conversation (INCOMING) + OPPRETTET and, unless `keep` is 0 (expired on arrival), the message,
    * not yet peekable ('new' until INNKOMMENDE_MOTTATT is written). 0 when the messageId is taken.
    */
-  inCreate: `
-local P, mid, nowIso, nowMs, keep, expiryMs = ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-if redis.call('EXISTS', P..'conv:mid:'..mid) == 1 or redis.call('EXISTS', P..'in:'..mid) == 1 then return 0 end
+  inCreate: `${LUA.lookups}${LUA.index}
+local P, mid, nowMs, keep, expiryMs, ri, cid = ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+if convOfMessage(P, mid) or redis.call('EXISTS', P..'in:'..mid) == 1 then return 0 end
 local convId = redis.call('INCR', P..'seq:conv')
-local conv = cjson.decode(ARGV[3])
-local flat = {'id', convId}
-for k, v in pairs(conv) do flat[#flat+1] = k; flat[#flat+1] = tostring(v) end
-redis.call('HSET', P..'conv:'..convId, unpack(flat))
-redis.call('SET', P..'conv:mid:'..mid, convId)
-redis.call('SADD', P..'conv:cid:'..conv['conversationId'], convId)
-redis.call('ZADD', P..'conv:index', nowMs, convId)
 local sid = redis.call('INCR', P..'seq:status')
-redis.call('HSET', P..'status:'..sid, 'id', sid, 'lastUpdate', nowIso, 'ms', nowMs, 'status', 'OPPRETTET',
-  'convId', convId, 'conversationId', conv['conversationId'], 'messageId', mid)
-redis.call('HSET', P..'conv:'..convId..':status', 'OPPRETTET', sid)
-redis.call('ZADD', P..'status:index', sid, sid)
-redis.call('ZADD', P..'status:by:OPPRETTET', sid, sid)
-redis.call('XADD', P..'status:events', 'MAXLEN', '~', '100000', '*', 'statusId', sid)
-if expiryMs ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', expiryMs, mid) end
+local conv = cjson.decode(ARGV[3])
+conv[#conv+1] = '#${STATUS_CODE.OPPRETTET}'; conv[#conv+1] = sid..'|'..nowMs
+redis.call('HSET', P..'conv:'..convId, unpack(conv))
+redis.call('HSET', P..'conv:m:'..bucket(mid), mid, convId)
+addToConversation(P, cid, convId)
+reindexConversation(P, convId, nowMs, ri, 'I', nil, nil, '0', '0')
+indexStatus(P, convId, 'OPPRETTET', sid)
+if expiryMs ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', expiryMs, convId) end
 if keep == '1' then
   local msg = cjson.decode(ARGV[4])
-  flat = {'convId', convId, 'state', 'new'}
+  local flat = {'convId', convId, 'state', 'new'}
   for k, v in pairs(msg) do flat[#flat+1] = k; flat[#flat+1] = tostring(v) end
   redis.call('HSET', P..'in:'..mid, unpack(flat))
   redis.call('ZADD', P..'in:index', nowMs, mid)
@@ -318,7 +313,7 @@ export class IncomingStore {
     const type = h.documentIdentification?.type ?? input.documentType.split('::').pop() ?? '';
     const nowText = formatOslo(now);
     const expired = expiry !== null && expiry.date.getTime() <= now.getTime();
-    const conv = {
+    const conv = encodeConversation({
       conversationId: input.conversationId,
       messageId: input.messageId,
       sender: h.sender?.[0]?.identifier?.value ?? `0192:${input.senderIdentifier}`,
@@ -330,14 +325,14 @@ export class IncomingStore {
       messageReference: input.conversationId,
       messageTitle: '',
       lastUpdate: nowText,
-      lastUpdateMs: String(now.getTime()),
-      finished: '0',
-      pollable: '0',
+      lastUpdateMs: now.getTime(),
+      finished: false,
+      pollable: false,
       expiry: expiry?.text ?? '',
       direction: 'INCOMING',
       serviceIdentifier: input.serviceIdentifier,
-      warnings: '[]',
-    };
+      warnings: [],
+    });
     const msg = {
       messageId: input.messageId,
       conversationId: input.conversationId,
@@ -360,10 +355,11 @@ export class IncomingStore {
         input.messageId,
         JSON.stringify(conv),
         JSON.stringify(msg),
-        nowText,
         now.getTime(),
         expired ? '0' : '1',
         expiry && !expired ? expiry.date.getTime() : '',
+        input.receiverIdentifier,
+        input.conversationId,
       ),
     );
     if (expired) {

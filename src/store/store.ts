@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { ProblemItem } from '../domain/errors.js';
-import { type Paging, sortAndSlice } from '../domain/page.js';
-import { conversationEffects, type Status, transition } from '../domain/status.js';
+import type { Paging } from '../domain/page.js';
+import type { Status } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import type { Crypto } from './crypto.js';
+import { STATUS_CODE, STATUS_OF_CODE, TTL_DUE_KEY } from './lua.js';
 import { SCRIPTS } from './redis.js';
 
 type ScriptedRedis = Redis & {
@@ -123,6 +124,138 @@ export type AddStatusResult =
   | { outcome: 'refused' | 'unknown' };
 
 const bool = (v: string | undefined) => v === '1' || v === 'true';
+const range = (ms: number | undefined, open: string) => (ms === undefined ? open : String(ms));
+
+/** Plain conversation fields and their short names in the conversation hash (see src/store/lua.ts). */
+const CONV_FIELD = {
+  conversationId: 'c',
+  messageId: 'm',
+  senderIdentifier: 'si',
+  receiverIdentifier: 'ri',
+  expiry: 'e',
+  serviceIdentifier: 'sv',
+} as const satisfies Partial<Record<keyof ConversationRecord, string>>;
+
+/** Identifiers are kept without the ICD prefix they almost always carry. */
+const ICD = '0192:';
+/** Common starts of process and document identifiers, kept as one control character and a digit. */
+const URN_PREFIXES = ['urn:no:difi:profile:arkivmelding:', 'urn:no:difi:arkivmelding:xsd::', 'urn:no:difi:'];
+const packUrn = (v: string) => {
+  const i = URN_PREFIXES.findIndex((p) => v.startsWith(p));
+  return i < 0 ? v : `\u0001${i}${v.slice(URN_PREFIXES[i]!.length)}`;
+};
+const unpackUrn = (v: string | undefined) =>
+  v?.startsWith('\u0001') ? `${URN_PREFIXES[Number(v[1])] ?? ''}${v.slice(2)}` : (v ?? '');
+
+/** A new conversation as the flat field list of its hash (statuses are added by the scripts). */
+export function encodeConversation(
+  c: Omit<ConversationRecord, 'id' | 'lastUpdate'> & { lastUpdate?: string },
+): string[] {
+  const out: string[] = [];
+  for (const [name, short] of Object.entries(CONV_FIELD)) out.push(short, c[name as keyof typeof CONV_FIELD]);
+  if (c.sender !== ICD + c.senderIdentifier) out.push('s', c.sender);
+  if (c.receiver !== ICD + c.receiverIdentifier) out.push('r', c.receiver);
+  out.push('p', packUrn(c.processIdentifier), 'd', packUrn(c.documentIdentifier));
+  if (c.messageReference !== c.conversationId) out.push('mr', c.messageReference);
+  if (c.messageTitle) out.push('mt', c.messageTitle);
+  out.push('u', String(c.lastUpdateMs));
+  if (c.lastUpdate && c.lastUpdate !== formatOslo(new Date(c.lastUpdateMs))) out.push('lu', c.lastUpdate);
+  out.push(
+    'dir',
+    c.direction === 'INCOMING' ? 'I' : 'O',
+    'f',
+    c.finished ? '1' : '0',
+    'pl',
+    c.pollable ? '1' : '0',
+  );
+  if (c.warnings.length) out.push('w', JSON.stringify(c.warnings));
+  if (c.externalSystemReference) out.push('x', c.externalSystemReference);
+  if (c.notificationOutcome) out.push('no', c.notificationOutcome);
+  return out;
+}
+
+function decodeConversation(id: number, h: Record<string, string>): ConversationRecord | null {
+  if (h.c === undefined) return null;
+  const ms = Number(h.u ?? 0);
+  return {
+    id,
+    conversationId: h.c,
+    messageId: h.m ?? '',
+    sender: h.s ?? ICD + (h.si ?? ''),
+    senderIdentifier: h.si ?? '',
+    receiver: h.r ?? ICD + (h.ri ?? ''),
+    receiverIdentifier: h.ri ?? '',
+    processIdentifier: unpackUrn(h.p),
+    documentIdentifier: unpackUrn(h.d),
+    messageReference: h.mr ?? h.c,
+    messageTitle: h.mt ?? '',
+    lastUpdate: h.lu ?? formatOslo(new Date(ms)),
+    lastUpdateMs: ms,
+    finished: bool(h.f),
+    pollable: bool(h.pl),
+    expiry: h.e ?? '',
+    direction: h.dir === 'I' ? 'INCOMING' : 'OUTGOING',
+    serviceIdentifier: h.sv ?? '',
+    ...(h.x ? { externalSystemReference: h.x } : {}),
+    warnings: h.w ? (JSON.parse(h.w) as ProblemItem[]) : [],
+    ...(h.no ? { notificationOutcome: h.no } : {}),
+  };
+}
+
+function statusRecord(
+  id: number,
+  ms: number,
+  status: Status,
+  convId: number,
+  conversationId: string,
+  messageId: string,
+  description: string | undefined,
+  rawReceipt: string | undefined,
+  text: string | undefined,
+): StatusRecord {
+  return {
+    id,
+    lastUpdate: text || formatOslo(new Date(ms)),
+    ms,
+    status,
+    ...(description ? { description } : {}),
+    ...(rawReceipt ? { rawReceipt } : {}),
+    conversationId,
+    messageId,
+    convId,
+  };
+}
+
+/** The statuses kept in a conversation hash, by id. */
+function statusesOfHash(convId: number, h: Record<string, string>): StatusRecord[] {
+  const out: StatusRecord[] = [];
+  for (const [field, value] of Object.entries(h)) {
+    if (field.length !== 2 || field[0] !== '#') continue;
+    const status = STATUS_OF_CODE[field[1]!];
+    if (!status) continue;
+    const [sid = '0', ms = '0'] = value.split('|');
+    out.push(
+      statusRecord(
+        Number(sid),
+        Number(ms),
+        status,
+        convId,
+        h.c ?? '',
+        h.m ?? '',
+        h[`${field}:d`],
+        h[`${field}:r`],
+        h[`${field}:t`],
+      ),
+    );
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return h;
+}
 
 export class Store {
   readonly redis: ScriptedRedis;
@@ -142,40 +275,22 @@ export class Store {
 
   // ---- conversations ----
 
-  private toConversation(h: Record<string, string>): ConversationRecord | null {
-    if (!h.id) return null;
-    return {
-      id: Number(h.id),
-      conversationId: h.conversationId ?? '',
-      messageId: h.messageId ?? '',
-      sender: h.sender ?? '',
-      senderIdentifier: h.senderIdentifier ?? '',
-      receiver: h.receiver ?? '',
-      receiverIdentifier: h.receiverIdentifier ?? '',
-      processIdentifier: h.processIdentifier ?? '',
-      documentIdentifier: h.documentIdentifier ?? '',
-      messageReference: h.messageReference ?? '',
-      messageTitle: h.messageTitle ?? '',
-      lastUpdate: h.lastUpdate ?? '',
-      lastUpdateMs: Number(h.lastUpdateMs ?? 0),
-      finished: bool(h.finished),
-      pollable: bool(h.pollable),
-      expiry: h.expiry ?? '',
-      direction: h.direction === 'INCOMING' ? 'INCOMING' : 'OUTGOING',
-      serviceIdentifier: h.serviceIdentifier ?? '',
-      ...(h.externalSystemReference ? { externalSystemReference: h.externalSystemReference } : {}),
-      warnings: h.warnings ? (JSON.parse(h.warnings) as ProblemItem[]) : [],
-      ...(h.notificationOutcome ? { notificationOutcome: h.notificationOutcome } : {}),
-    };
-  }
-
   async conversationIdOfMessage(messageId: string): Promise<number | null> {
-    const v = await this.redis.get(this.k(`conv:mid:${messageId}`));
+    const v = await this.redis.hget(this.k(`conv:m:${messageId.slice(-3)}`), messageId);
     return v ? Number(v) : null;
   }
 
   async getConversation(id: number): Promise<ConversationRecord | null> {
-    return this.toConversation(await this.redis.hgetall(this.k(`conv:${id}`)));
+    return decodeConversation(id, await this.redis.hgetall(this.k(`conv:${id}`)));
+  }
+
+  /** A conversation and its statuses from one read. */
+  async getConversationWithStatuses(
+    id: number,
+  ): Promise<{ conversation: ConversationRecord; statuses: StatusRecord[] } | null> {
+    const h = await this.redis.hgetall(this.k(`conv:${id}`));
+    const conversation = decodeConversation(id, h);
+    return conversation ? { conversation, statuses: statusesOfHash(id, h) } : null;
   }
 
   async getConversationByMessageId(messageId: string): Promise<ConversationRecord | null> {
@@ -184,166 +299,230 @@ export class Store {
   }
 
   async statusesOfConversation(convId: number): Promise<StatusRecord[]> {
-    const ids = await this.redis.hvals(this.k(`conv:${convId}:status`));
-    return (await this.loadStatuses(ids.map(Number))).sort((a, b) => a.id - b.id);
+    return statusesOfHash(convId, await this.redis.hgetall(this.k(`conv:${convId}`)));
   }
 
-  /** Reads many hashes in one round trip and maps the ones that exist. */
-  private async loadHashes<T>(keys: string[], map: (h: Record<string, string>) => T | null): Promise<T[]> {
-    if (!keys.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const key of keys) pipe.hgetall(this.k(key));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([, h]) => map(h as Record<string, string>)).filter((x): x is T => x !== null);
-  }
-
-  private loadConversations(ids: number[]): Promise<ConversationRecord[]> {
-    return this.loadHashes(
-      ids.map((id) => `conv:${id}`),
-      (h) => this.toConversation(h),
-    );
-  }
-
+  /**
+   * One page from the indexes in one round trip. Indexed: no filter, messageId, conversationId,
+   * receiverIdentifier, lastUpdate range, direction/finished/pollable; other filters are checked on the entries of
+   * the narrowest index. `statuses` holds each listed conversation's statuses.
+   */
   async listConversations(
     f: ConversationFilter,
     p: Paging,
-  ): Promise<{ items: ConversationRecord[]; total: number }> {
-    let ids: number[];
-    if (f.messageId) {
-      const id = await this.conversationIdOfMessage(f.messageId);
-      ids = id === null ? [] : [id];
-    } else if (f.conversationId) {
-      ids = (await this.redis.smembers(this.k(`conv:cid:${f.conversationId}`))).map(Number);
-    } else {
-      ids = (await this.redis.zrevrange(this.k('conv:index'), 0, -1)).map(Number);
+  ): Promise<{ items: ConversationRecord[]; total: number; statuses: Map<number, StatusRecord[]> }> {
+    const eq: [string, string, string?][] = [];
+    let kind: 'z' | 'mid' | 'cid' = 'z';
+    let value: string | undefined;
+    let keys: string[] = [];
+    if (f.messageId !== undefined) {
+      kind = 'mid';
+      value = f.messageId;
+      if (f.conversationId !== undefined) eq.push(['c', f.conversationId]);
+    } else if (f.conversationId !== undefined) {
+      kind = 'cid';
+      value = f.conversationId;
     }
-    const all = await this.loadConversations(ids);
-    const match = all.filter(
-      (c) =>
-        (f.conversationId === undefined || c.conversationId === f.conversationId) &&
-        (f.messageId === undefined || c.messageId === f.messageId) &&
-        (f.receiver === undefined || c.receiver === f.receiver) &&
-        (f.receiverIdentifier === undefined || c.receiverIdentifier === f.receiverIdentifier) &&
-        (f.sender === undefined || c.sender === f.sender) &&
-        (f.senderIdentifier === undefined || c.senderIdentifier === f.senderIdentifier) &&
-        (f.serviceIdentifier === undefined || c.serviceIdentifier === f.serviceIdentifier) &&
-        (f.messageReference === undefined || c.messageReference === f.messageReference) &&
-        (f.messageTitle === undefined || c.messageTitle === f.messageTitle) &&
-        (f.pollable === undefined || c.pollable === f.pollable) &&
-        (f.finished === undefined || c.finished === f.finished) &&
-        (f.direction === undefined || c.direction === f.direction) &&
-        (f.lastUpdateFromMs === undefined || c.lastUpdateMs >= f.lastUpdateFromMs) &&
-        (f.lastUpdateToMs === undefined || c.lastUpdateMs <= f.lastUpdateToMs),
-    );
-    const items = sortAndSlice(match, p, (c, prop) =>
-      prop === 'lastUpdate'
-        ? c.lastUpdateMs
-        : prop === 'id'
-          ? c.id
-          : String(c[prop as keyof ConversationRecord] ?? ''),
-    );
-    return { items, total: match.length };
+    const bools: [string, string[]][] = [
+      ['dir', f.direction === undefined ? ['O', 'I'] : [f.direction === 'INCOMING' ? 'I' : 'O']],
+      ['f', f.finished === undefined ? ['0', '1'] : [f.finished ? '1' : '0']],
+      ['pl', f.pollable === undefined ? ['0', '1'] : [f.pollable ? '1' : '0']],
+    ];
+    const anyBool = f.direction !== undefined || f.finished !== undefined || f.pollable !== undefined;
+    const boolsAsChecks = () => {
+      for (const [field, values] of bools) if (values.length === 1) eq.push([field, values[0]!, '0']);
+    };
+    const [[, dirs], [, fins], [, polls]] = bools as [
+      [string, string[]],
+      [string, string[]],
+      [string, string[]],
+    ];
+    const facets: string[] = [];
+    for (const d of dirs) for (const fin of fins) for (const pl of polls) facets.push(`${d}${fin}${pl}`);
+    if (kind !== 'z') {
+      if (f.receiverIdentifier !== undefined) eq.push(['ri', f.receiverIdentifier]);
+      boolsAsChecks();
+    } else if (f.receiverIdentifier !== undefined) {
+      keys = facets.map((fc) => `conv:rcv:${f.receiverIdentifier}:${fc}`);
+    } else if (anyBool) keys = facets.map((fc) => `conv:st:${fc}`);
+    const residual: [keyof ConversationFilter, string, string?][] = [
+      ['receiver', 'r'],
+      ['sender', 's'],
+      ['senderIdentifier', 'si'],
+      ['serviceIdentifier', 'sv'],
+      ['messageReference', 'mr'],
+      ['messageTitle', 'mt'],
+    ];
+    for (const [name, field] of residual) {
+      const v = f[name];
+      if (v !== undefined) eq.push([field, String(v)]);
+    }
+    const q = {
+      kind,
+      ...(value !== undefined ? { value } : {}),
+      keys,
+      ...(kind === 'z' && keys.length === 0 ? { all: true } : {}),
+      eq,
+      min: range(f.lastUpdateFromMs, '-inf'),
+      max: range(f.lastUpdateToMs, '+inf'),
+      rev: (p.sort?.direction ?? 'desc') === 'desc',
+      byId: p.sort?.property === 'id',
+      off: p.page * p.size,
+      cnt: p.size,
+    };
+    const reply = (await this.redis.conversationPage(this.prefix, JSON.stringify(q))) as [
+      number,
+      ...(string | string[])[],
+    ];
+    const items: ConversationRecord[] = [];
+    const statuses = new Map<number, StatusRecord[]>();
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const id = Number(reply[i]);
+      const h = pairs(reply[i + 1] as string[]);
+      const c = decodeConversation(id, h);
+      if (!c) continue;
+      items.push(c);
+      statuses.set(id, statusesOfHash(id, h));
+    }
+    return { items, total: Number(reply[0]), statuses };
   }
 
   // ---- statuses ----
 
-  private toStatus(h: Record<string, string>): StatusRecord | null {
-    if (!h.id) return null;
-    return {
-      id: Number(h.id),
-      lastUpdate: h.lastUpdate ?? '',
-      ms: Number(h.ms ?? 0),
-      status: h.status as Status,
-      ...(h.description ? { description: h.description } : {}),
-      ...(h.rawReceipt ? { rawReceipt: h.rawReceipt } : {}),
-      conversationId: h.conversationId ?? '',
-      messageId: h.messageId ?? '',
-      convId: Number(h.convId ?? 0),
-    };
-  }
-
-  private loadStatuses(ids: number[]): Promise<StatusRecord[]> {
-    return this.loadHashes(
-      ids.map((id) => `status:${id}`),
-      (h) => this.toStatus(h),
-    );
+  /** One status by its id (the `statusId` of the status:events stream). */
+  async getStatus(id: number): Promise<StatusRecord | null> {
+    const { items } = await this.listStatuses({ id }, { page: 0, size: 1, sort: null, sorted: false });
+    return items[0] ?? null;
   }
 
   /**
-   * Adds a status to the message's conversation once; the transition table decides whether it may follow
-   * what is there. Writing the same status again is a no-op.
+   * Statuses by id with their conversations, in one round trip (a batch of the status:events stream); ids
+   * that are gone are left out, the rest keep their order.
+   */
+  async getStatusesWithConversations(
+    ids: number[],
+  ): Promise<{ status: StatusRecord; conversation: ConversationRecord }[]> {
+    if (!ids.length) return [];
+    const reply = (await this.redis.statusesById(this.prefix, ...ids)) as [string, string, string[]][];
+    const out: { status: StatusRecord; conversation: ConversationRecord }[] = [];
+    for (const [sid, convId, flat] of reply) {
+      const h = pairs(flat);
+      const conversation = decodeConversation(Number(convId), h);
+      const status = statusesOfHash(Number(convId), h).find((s) => s.id === Number(sid));
+      if (conversation && status) out.push({ status, conversation });
+    }
+    return out;
+  }
+
+  /** Whether the message has the status; null when the message is unknown. */
+  async hasStatus(messageId: string, status: Status): Promise<boolean | null> {
+    const convId = await this.conversationIdOfMessage(messageId);
+    if (convId === null) return null;
+    return (await this.redis.hexists(this.k(`conv:${convId}`), `#${STATUS_CODE[status]}`)) === 1;
+  }
+
+  // ---- time to live ----
+
+  /**
+   * Unfinished conversations whose expiry is at or before `nowMs`, by expiry, with their messageIds (null when the
+   * conversation is gone); one round trip.
+   */
+  async dueForExpiry(
+    nowMs: number,
+    skip: number,
+    limit: number,
+  ): Promise<{ convId: number; messageId: string | null }[]> {
+    const reply = (await this.redis.expiryDue(this.prefix, nowMs, skip, limit)) as [string, string | null][];
+    return reply.map(([convId, mid]) => ({ convId: Number(convId), messageId: mid || null }));
+  }
+
+  /** Takes a conversation out of the expiry index (finished, gone or without an expiry). */
+  async dropExpiry(convId: number): Promise<void> {
+    await this.redis.zrem(this.k(TTL_DUE_KEY), String(convId));
+  }
+
+  /** The expiry index's score for a message's conversation (ms), or null when it is not there. */
+  async expiryIndexed(messageId: string): Promise<number | null> {
+    const convId = await this.conversationIdOfMessage(messageId);
+    if (convId === null) return null;
+    const v = await this.redis.zscore(this.k(TTL_DUE_KEY), String(convId));
+    return v === null ? null : Number(v);
+  }
+
+  /**
+   * Adds a status to the message's conversation once. The transition table decides whether it may follow what
+   * is there, inside the same Redis script that writes it (so two writers cannot both win a conflict). Writing the
+   * same status again is a no-op.
    */
   async addStatus(
     messageId: string,
     status: Status,
     opts: { description?: string; rawReceipt?: string; now?: Date; nowText?: string } = {},
   ): Promise<AddStatusResult> {
-    const convId = await this.conversationIdOfMessage(messageId);
-    if (convId === null) return { outcome: 'unknown' };
-    const current = new Set((await this.redis.hkeys(this.k(`conv:${convId}:status`))) as Status[]);
-    const verdict = transition(current, status);
-    if (verdict === 'refused') return { outcome: 'refused' };
     const now = opts.now ?? new Date();
-    const fx = conversationEffects(status);
-    const [isNew, id] = (await this.redis.addStatus(
+    const text = opts.nowText && opts.nowText !== formatOslo(now) ? opts.nowText : '';
+    const [code, id] = (await this.redis.addStatus(
       this.prefix,
-      convId,
+      messageId,
       status,
       opts.description ?? '',
       opts.rawReceipt ?? '',
-      opts.nowText ?? formatOslo(now),
       now.getTime(),
-      fx.finished ? '1' : '0',
-      fx.pollable === false ? '1' : '0',
+      text,
     )) as [number, number];
-    if (isNew === -1) return { outcome: 'unknown' };
-    return { outcome: isNew === 1 ? 'new' : 'duplicate', id };
+    if (code === -1) return { outcome: 'unknown' };
+    if (code === -2) return { outcome: 'refused' };
+    return { outcome: code === 1 ? 'new' : 'duplicate', id };
   }
 
+  /**
+   * One page of statuses in one round trip. Sorted by id with no filter or by status only, it pages straight from
+   * the per-status indexes; by message or conversation it reads those conversations; a time range reads the
+   * conversations updated since its start; sorted by lastUpdate without a filter, it reads every status.
+   */
   async listStatuses(f: StatusFilter, p: Paging): Promise<{ items: StatusRecord[]; total: number }> {
-    const noFilter =
-      f.id === undefined &&
-      !f.messageId &&
-      !f.conversationId &&
-      !f.status &&
-      (f.fromMs === undefined || f.toMs === undefined);
-    if (noFilter && (!p.sort || p.sort.property === 'id')) {
-      // The common case pages straight from the index.
-      const key = this.k('status:index');
-      const total = await this.redis.zcard(key);
-      const start = p.page * p.size;
-      const desc = p.sort?.direction === 'desc';
-      const ids = desc
-        ? await this.redis.zrevrange(key, start, start + p.size - 1)
-        : await this.redis.zrange(key, start, start + p.size - 1);
-      return { items: await this.loadStatuses(ids.map(Number)), total };
-    }
-    let ids: number[];
-    if (f.id !== undefined) ids = [f.id];
-    else if (f.messageId) {
-      const convId = await this.conversationIdOfMessage(f.messageId);
-      ids = convId === null ? [] : (await this.redis.hvals(this.k(`conv:${convId}:status`))).map(Number);
-    } else if (f.conversationId) {
-      const convIds = await this.redis.smembers(this.k(`conv:cid:${f.conversationId}`));
-      const pipe = this.redis.pipeline();
-      for (const c of convIds) pipe.hvals(this.k(`conv:${c}:status`));
-      ids = ((await pipe.exec()) ?? []).flatMap(([, v]) => (v as string[]).map(Number));
-    } else if (f.status) ids = (await this.redis.zrange(this.k(`status:by:${f.status}`), 0, -1)).map(Number);
-    else ids = (await this.redis.zrange(this.k('status:index'), 0, -1)).map(Number);
-    const all = await this.loadStatuses(ids);
     const useRange = f.fromMs !== undefined && f.toMs !== undefined;
-    const match = all.filter(
-      (s) =>
-        (f.id === undefined || s.id === f.id) &&
-        (!f.messageId || s.messageId === f.messageId) &&
-        (!f.conversationId || s.conversationId === f.conversationId) &&
-        (!f.status || s.status === f.status) &&
-        (!useRange || (s.ms >= f.fromMs! && s.ms <= f.toMs!)),
-    );
-    const items = sortAndSlice(match, p, (s, prop) =>
-      prop === 'lastUpdate' ? s.ms : prop === 'id' ? s.id : String(s[prop as keyof StatusRecord] ?? ''),
-    );
-    return { items, total: match.length };
+    const byMs = p.sort?.property === 'lastUpdate';
+    const eq: [string, string][] = [];
+    let kind: 'id' | 'mid' | 'cid' | 'range' | 'index' | 'scan';
+    let value: string | undefined;
+    if (f.id !== undefined) {
+      kind = 'id';
+      value = String(f.id);
+    } else if (f.messageId) {
+      kind = 'mid';
+      value = f.messageId;
+    } else if (f.conversationId) {
+      kind = 'cid';
+      value = f.conversationId;
+    } else if (useRange) kind = 'range';
+    else kind = byMs ? 'scan' : 'index';
+    if (f.messageId && kind !== 'mid') eq.push(['m', f.messageId]);
+    if (f.conversationId && kind !== 'cid') eq.push(['c', f.conversationId]);
+    const q = {
+      kind,
+      ...(value !== undefined ? { value } : {}),
+      ...(f.status ? { status: f.status } : {}),
+      ...(useRange
+        ? { from: String(f.fromMs), to: String(f.toMs), min: String(f.fromMs), max: String(f.toMs) }
+        : {}),
+      eq,
+      rev: p.sort?.direction === 'desc',
+      byMs,
+      off: p.page * p.size,
+      cnt: p.size,
+    };
+    const reply = (await this.redis.statusPage(this.prefix, JSON.stringify(q))) as (string | number)[];
+    const items: StatusRecord[] = [];
+    for (let i = 1; i + 8 < reply.length; i += 9) {
+      const r = reply.slice(i, i + 9).map(String);
+      const status = STATUS_OF_CODE[r[3]!];
+      if (!status) continue;
+      items.push(
+        statusRecord(Number(r[0]), Number(r[1]), status, Number(r[2]), r[4]!, r[5]!, r[6], r[7], r[8]),
+      );
+    }
+    return { items, total: Number(reply[0]) };
   }
 
   // ---- outgoing messages ----
@@ -356,30 +535,34 @@ export class Store {
     now: Date,
     hoveddokument?: string,
   ): Promise<number | null> {
-    const convFields = {
+    const convFields = encodeConversation({
       ...conv,
-      finished: '0',
-      pollable: '0',
-      warnings: '[]',
-      lastUpdateMs: String(now.getTime()),
-    };
-    const msgFields = {
+      finished: false,
+      pollable: false,
+      warnings: [],
+      lastUpdateMs: now.getTime(),
+    });
+    const msgFields: string[] = [];
+    const plain = {
       ...msg,
       confidential: msg.confidential ? '1' : '0',
       state: 'created',
       totalBytes: '0',
       fileSeq: '0',
-      sbd: this.crypto.seal(sbdJson),
       ...(hoveddokument ? { hovedHmac: this.crypto.hmac(hoveddokument) } : {}),
     };
+    for (const [key, v] of Object.entries(plain)) msgFields.push(key, String(v));
     const id = Number(
       await this.redis.createOutgoing(
         this.prefix,
         msg.messageId,
         JSON.stringify(convFields),
         JSON.stringify(msgFields),
-        conv.lastUpdate,
+        this.crypto.seal(sbdJson),
         now.getTime(),
+        conv.receiverIdentifier,
+        conv.conversationId,
+        msg.expiryMs > 0 ? msg.expiryMs : '',
       ),
     );
     return id > 0 ? id : null;
@@ -448,37 +631,72 @@ export class Store {
 
   /** The stored SBD JSON (opened from its sealed form). */
   async getSbdJson(messageId: string): Promise<string | null> {
-    const sealed = await this.redis.hget(this.k(`out:${messageId}`), 'sbd');
+    const sealed = await this.redis.get(this.k(`out:${messageId}:sbd`));
     return sealed ? this.crypto.open(sealed) : null;
   }
 
+  /** The stored SBD JSON of many messages in one round trip (null where a message is gone). */
+  async sbdJsonOf(messageIds: string[]): Promise<(string | null)[]> {
+    if (!messageIds.length) return [];
+    const sealed = await this.redis.mget(messageIds.map((id) => this.k(`out:${id}:sbd`)));
+    return sealed.map((v) => (v ? this.crypto.open(v) : null));
+  }
+
   async getArkivmeldingSummary<T>(messageId: string): Promise<T | null> {
-    const sealed = await this.redis.hget(this.k(`out:${messageId}`), 'arkivmelding');
+    const sealed = await this.redis.get(this.k(`out:${messageId}:ark`));
     return sealed ? (JSON.parse(this.crypto.open(sealed)) as T) : null;
   }
 
+  /**
+   * One page of outgoing messages in one round trip, from `out:index` (or `out:rcv:{receiverIdentifier}`) in
+   * creation order; other filters and the sorts are applied to the entries of that index.
+   */
   async listMessages(f: MessageFilter, p: Paging): Promise<{ items: OutgoingMessage[]; total: number }> {
-    const ids = f.messageId ? [f.messageId] : await this.redis.zrange(this.k('out:index'), 0, -1);
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hmget(this.k(`out:${id}`), ...Store.META_FIELDS);
-    const res = (await pipe.exec()) ?? [];
-    const all = res
-      .map(([, vals]) => {
-        const h: Record<string, string> = {};
-        Store.META_FIELDS.forEach((field, i) => {
-          const v = (vals as (string | null)[])[i];
-          if (v != null) h[field] = v;
-        });
-        return this.toMessage(h);
-      })
-      .filter((m) => m !== null);
-    const match = all.filter((m) =>
-      (Object.keys(f) as (keyof MessageFilter)[]).every((key) => f[key] === undefined || m[key] === f[key]),
-    );
-    const items = sortAndSlice(match, p, (m, prop) =>
-      prop === 'lastUpdated' ? m.lastUpdatedMs : String(m[prop as keyof OutgoingMessage] ?? ''),
-    );
-    return { items, total: match.length };
+    const eq: [string, string][] = [];
+    for (const key of [
+      'conversationId',
+      'processIdentifier',
+      'senderIdentifier',
+      'serviceIdentifier',
+    ] as const) {
+      const v = f[key];
+      if (v !== undefined) eq.push([key, v]);
+    }
+    if (f.messageId !== undefined && f.receiverIdentifier !== undefined) {
+      eq.push(['receiverIdentifier', f.receiverIdentifier]);
+    }
+    const sortField = p.sort
+      ? p.sort.property === 'lastUpdated'
+        ? 'lastUpdatedMs'
+        : p.sort.property
+      : undefined;
+    const q = {
+      ...(f.messageId !== undefined ? { mid: f.messageId } : {}),
+      ...(f.messageId === undefined && f.receiverIdentifier !== undefined
+        ? { receiver: f.receiverIdentifier }
+        : {}),
+      ...(sortField ? { sort: sortField } : {}),
+      eq,
+      rev: p.sort?.direction === 'desc',
+      off: p.page * p.size,
+      cnt: p.size,
+    };
+    const reply = (await this.redis.messagePage(this.prefix, JSON.stringify(q), ...Store.META_FIELDS)) as [
+      number,
+      ...(string | (string | null)[])[],
+    ];
+    const items: OutgoingMessage[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const vals = reply[i + 1] as (string | null)[];
+      const h: Record<string, string> = {};
+      Store.META_FIELDS.forEach((field, j) => {
+        const v = vals[j];
+        if (v != null) h[field] = v;
+      });
+      const m = this.toMessage(h);
+      if (m) items.push(m);
+    }
+    return { items, total: Number(reply[0]) };
   }
 
   async hasFile(messageId: string, filename: string): Promise<boolean> {
@@ -547,12 +765,39 @@ export class Store {
     await this.redis.hset(this.k(`out:${messageId}`), 'state', state);
   }
 
+  /**
+   * Digital Post facts on a message's conversation: the correspondence id (externalSystemReference) and whether
+   * it is polled. Becoming pollable is refused once the conversation is finished; a change of pollable moves the
+   * conversation between the list indexes in the same script. Returns the conversation id, or null when unknown.
+   */
+  async setDelivery(
+    messageId: string,
+    d: { externalSystemReference?: string; pollable?: boolean },
+  ): Promise<number | null> {
+    const id = Number(
+      await this.redis.setDelivery(
+        this.prefix,
+        messageId,
+        d.externalSystemReference ?? '',
+        d.pollable === undefined ? '' : d.pollable ? '1' : '0',
+      ),
+    );
+    return id > 0 ? id : null;
+  }
+
+  /** Adds warnings to a conversation, once per code; returns how many were new. */
+  async addWarnings(convId: number, warnings: ProblemItem[]): Promise<number> {
+    if (!warnings.length) return 0;
+    return Number(await this.redis.addWarnings(this.prefix, convId, JSON.stringify(warnings)));
+  }
+
+  /** Sets the conversation's notificationOutcome (Digital Post); nothing when the conversation is gone. */
+  async setNotificationOutcome(convId: number, text: string): Promise<void> {
+    await this.redis.setConversationField(this.prefix, convId, 'no', text);
+  }
+
   async deleteMessage(messageId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .del(this.k(`out:${messageId}`), this.k(`out:${messageId}:files`))
-      .zrem(this.k('out:index'), messageId)
-      .exec();
+    await this.redis.deleteMessage(this.prefix, messageId);
   }
 
   /** Removes message, conversation and statuses: the rollback of a multipart request that failed halfway. */

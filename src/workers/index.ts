@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { AddressServiceClient } from '../adapters/address-service.js';
@@ -10,21 +11,48 @@ import { FileStore } from '../store/files.js';
 import { IncomingStore } from '../store/incoming.js';
 import { createRedis } from '../store/redis.js';
 import { Store } from '../store/store.js';
+import { DigestWorker } from './digest.js';
 import { SendWorker } from './send-worker.js';
+import { StatusEventFanout } from './status-events.js';
 import { StatusPoller } from './status-poller.js';
 import { TtlWorker } from './ttl.js';
 import type { AddressBook, IncomingSink, Log } from './types.js';
+import { UnreadWatchdog } from './unread-watchdog.js';
+import { WebhookDeliveryWorker } from './webhook-delivery.js';
+
+/** The background components; `parts` picks some of them (all by default). */
+export interface BackgroundParts {
+  ttl?: boolean;
+  send?: boolean;
+  statusPoll?: boolean;
+  webhooks?: boolean;
+  statusEvents?: boolean;
+  watchdog?: boolean;
+  digest?: boolean;
+}
+
+const ALL_PARTS: Required<BackgroundParts> = {
+  ttl: true,
+  send: true,
+  statusPoll: true,
+  webhooks: true,
+  statusEvents: true,
+  watchdog: true,
+  digest: true,
+};
 
 export interface BackgroundDeps {
   /** Defaults to a pino logger at LOG_LEVEL. */
-  log?: Log;
+  log?: Logger;
   clock?: () => Date;
+  /** How long a status event may sit unacknowledged with another consumer before it is taken over. */
+  claimIdleMs?: number;
   /** Defaults to a client built from config (with a Maskinporten token when configured). */
   addressBook?: AddressBook;
   /** Where generated kvitteringer go; defaults to the incoming-message store. */
   incoming?: IncomingSink | null;
-  /** Which parts to run; tests start the ones they need. */
-  parts?: { send?: boolean; statusPoll?: boolean; ttl?: boolean };
+  /** Which parts to run (all when left out); tests start the ones they need. */
+  parts?: BackgroundParts;
   fetch?: typeof fetch;
 }
 
@@ -35,72 +63,109 @@ export interface Background {
   ttl?: TtlWorker;
 }
 
+interface Component {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * Starts the background work of this process: the TTL worker, the send worker and the status poller, each with
- * its own Redis connections. Returns one close() for all of it (in reverse order).
+ * Starts the background work of this process, each component with its own Redis connections: TTL, the Digital
+ * Post send worker and status poller (when Altinn credentials are set), webhook delivery, the status-event fan-out,
+ * the unread watchdog and the e-mail digest. Returns one close() for all of it (in reverse order).
  */
 export async function startBackground(config: Config, deps: BackgroundDeps = {}): Promise<Background> {
-  const log: Log = deps.log ?? (pino({ level: config.LOG_LEVEL }) as unknown as Log);
-  const prefix = `${config.REDIS_PREFIX}:`;
+  const log: Logger = deps.log ?? pino({ level: config.LOG_LEVEL });
+  const workerLog = log as unknown as Log;
+  const parts = deps.parts ? { ...deps.parts } : ALL_PARTS;
+  const clock = deps.clock ? { clock: deps.clock } : {};
   const connections: Redis[] = [];
   const conn = () => {
     const r = createRedis(config.REDIS_URL, 'worker');
     connections.push(r);
     return r;
   };
-  const closers: (() => Promise<void>)[] = [];
-  const closeAll = async () => {
-    for (const c of closers.reverse())
-      await c().catch((err) => log.error({ err }, 'closing a background part failed'));
+  const started: Component[] = [];
+  const close = async () => {
+    for (const c of started.reverse())
+      await c.close().catch((err) => log.error({ err }, 'closing a background part failed'));
+    started.length = 0;
     await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
   };
-  const result: Background = { close: closeAll };
+  const result: Background = { close };
+  const start = async <T extends Component>(c: T): Promise<T> => {
+    // Registered first, so a half-started component is closed too.
+    started.push(c);
+    await c.start();
+    return c;
+  };
   try {
-    const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
-    const storeRedis = conn();
-    const store = new Store(storeRedis, prefix, sealing);
-    const delivery = new DeliveryStore(storeRedis, prefix);
-    const files = new FileStore(config.DATA_DIR, sealing.fileKey);
-    const mp = maskinportenOf(config, deps.fetch);
-    const tokens = altinnTokens(config, mp, deps.fetch);
-    const srTokens = addressServiceTokens(config, mp);
-    const addressBook =
-      deps.addressBook ??
-      new AddressServiceClient({
-        baseUrl: config.SERVICE_REGISTRY_URL,
-        verify: config.SERVICE_REGISTRY_VERIFY,
-        timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
-        cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
-        ...(srTokens ? { tokenSource: srTokens } : {}),
-        log,
-      });
-    const parts = deps.parts ?? { send: true, statusPoll: true, ttl: true };
-    if (parts.ttl) {
-      const ttl = new TtlWorker(config, {
-        ...(deps.clock ? { clock: deps.clock } : {}),
-        log: log.child({ worker: 'ttl' }),
-      });
-      closers.push(() => ttl.close());
-      await ttl.start();
-      result.ttl = ttl;
-    }
-    if (!tokens) {
-      log.warn(
-        {},
-        'no Altinn credentials (ALTINN_TOKEN or MASKINPORTEN_CLIENT_ID + MASKINPORTEN_KEY): messages stay queued and are not sent',
-      );
-      return result;
-    }
-    const altinn = new AltinnClient({
-      baseUrl: config.ALTINN_CORRESPONDENCE_URL,
-      tokens,
-      timeoutMs: config.ALTINN_TIMEOUT_MS,
-      uploadTimeoutMs: config.ALTINN_UPLOAD_TIMEOUT_MS,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    if (parts.ttl)
+      result.ttl = await start(new TtlWorker(config, { ...clock, log: log.child({ worker: 'ttl' }) }));
+    if (parts.send || parts.statusPoll)
+      await startDigitalPost(config, deps, parts, workerLog, conn, start, result);
+    const noticeDeps = {
+      log,
+      ...clock,
+      ...(deps.claimIdleMs !== undefined ? { claimIdleMs: deps.claimIdleMs } : {}),
+    };
+    if (parts.webhooks) await start(new WebhookDeliveryWorker(config, noticeDeps));
+    if (parts.statusEvents) await start(new StatusEventFanout(config, noticeDeps));
+    if (parts.watchdog) await start(new UnreadWatchdog(config, noticeDeps));
+    if (parts.digest) await start(new DigestWorker(config, noticeDeps));
+    return result;
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/** The send worker and the status poller, sharing one store connection; nothing without Altinn credentials. */
+async function startDigitalPost(
+  config: Config,
+  deps: BackgroundDeps,
+  parts: BackgroundParts,
+  log: Log,
+  conn: () => Redis,
+  start: <T extends Component>(c: T) => Promise<T>,
+  result: Background,
+): Promise<void> {
+  const mp = maskinportenOf(config, deps.fetch);
+  const tokens = altinnTokens(config, mp, deps.fetch);
+  if (!tokens) {
+    log.warn(
+      {},
+      'no Altinn credentials (ALTINN_TOKEN or MASKINPORTEN_CLIENT_ID + MASKINPORTEN_KEY): messages stay queued and are not sent',
+    );
+    return;
+  }
+  const prefix = `${config.REDIS_PREFIX}:`;
+  const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
+  const storeRedis = conn();
+  const store = new Store(storeRedis, prefix, sealing);
+  const delivery = new DeliveryStore(store);
+  const files = new FileStore(config.DATA_DIR, sealing.fileKey);
+  const srTokens = addressServiceTokens(config, mp);
+  const addressBook =
+    deps.addressBook ??
+    new AddressServiceClient({
+      baseUrl: config.SERVICE_REGISTRY_URL,
+      verify: config.SERVICE_REGISTRY_VERIFY,
+      timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
+      cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
+      ...(srTokens ? { tokenSource: srTokens } : {}),
+      log,
     });
-    const clock = deps.clock ? { clock: deps.clock } : {};
-    if (parts.send) {
-      const w = new SendWorker({
+  const altinn = new AltinnClient({
+    baseUrl: config.ALTINN_CORRESPONDENCE_URL,
+    tokens,
+    timeoutMs: config.ALTINN_TIMEOUT_MS,
+    uploadTimeoutMs: config.ALTINN_UPLOAD_TIMEOUT_MS,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+  const clock = deps.clock ? { clock: deps.clock } : {};
+  if (parts.send) {
+    result.sendWorker = await start(
+      new SendWorker({
         config,
         store,
         delivery,
@@ -110,13 +175,12 @@ export async function startBackground(config: Config, deps: BackgroundDeps = {})
         log: log.child({ component: 'send-worker' }),
         connection: conn(),
         ...clock,
-      });
-      closers.push(() => w.close());
-      await w.start();
-      result.sendWorker = w;
-    }
-    if (parts.statusPoll) {
-      const p = new StatusPoller({
+      }),
+    );
+  }
+  if (parts.statusPoll) {
+    result.statusPoller = await start(
+      new StatusPoller({
         config,
         store,
         delivery,
@@ -127,14 +191,7 @@ export async function startBackground(config: Config, deps: BackgroundDeps = {})
         queueConnection: conn(),
         workerConnection: conn(),
         ...clock,
-      });
-      closers.push(() => p.close());
-      await p.start();
-      result.statusPoller = p;
-    }
-    return result;
-  } catch (e) {
-    await closeAll();
-    throw e;
+      }),
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ServiceRecordNotFound } from '../adapters/address-service.js';
 import { type AltinnClient, AltinnError, type UploadFile } from '../adapters/altinn.js';
@@ -8,10 +8,11 @@ import { pickServiceRecord } from '../domain/capabilities.js';
 import { type DpvSettings, planCorrespondence } from '../domain/correspondence.js';
 import { pollInterval } from '../domain/correspondence-status.js';
 import { parseOrgIdentifier } from '../domain/identifiers.js';
-import { type Status, TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
+import { type Status, ttlExpiredDescription } from '../domain/status.js';
+import { bullmq } from '../queues/bullmq.js';
 import { SEND_QUEUE, type SendJobData } from '../queues/send-queue.js';
 import { ARKIVMELDING_FILENAME, completeReceiptWithoutSending } from '../services/outgoing.js';
-import type { DeliveryStore } from '../store/delivery.js';
+import { type DeliveryStore, releaseOutgoing } from '../store/delivery.js';
 import type { FileStore } from '../store/files.js';
 import type { OutgoingMessage, Store } from '../store/store.js';
 import type { AddressBook, Log } from './types.js';
@@ -68,7 +69,7 @@ export class SendWorker {
   }
 
   async start(): Promise<void> {
-    this.worker = new Worker<SendJobData>(SEND_QUEUE, (job, token) => this.process(job, token), {
+    this.worker = new bullmq.Worker<SendJobData>(SEND_QUEUE, (job, token) => this.process(job, token), {
       connection: this.deps.connection,
       prefix: `${this.deps.store.prefix}bull`,
       concurrency: this.deps.config.SEND_CONCURRENCY,
@@ -102,13 +103,13 @@ export class SendWorker {
       };
     }
     if (outcome.kind === 'done') return;
-    if (outcome.kind === 'permanent') throw new UnrecoverableError(outcome.reason);
+    if (outcome.kind === 'permanent') throw new bullmq.UnrecoverableError(outcome.reason);
     // Transient: the same job comes back later, at the latest when the message's TTL runs out.
     const now = this.clock().getTime();
     const delay = Math.max(1, outcome.at - now);
     if (!token) throw new Error(outcome.reason);
     await job.moveToDelayed(Date.now() + delay, token);
-    throw new DelayedError();
+    throw new bullmq.DelayedError();
   }
 
   /** One attempt; never throws for Altinn's or the address service's behaviour. */
@@ -128,28 +129,33 @@ export class SendWorker {
     const statuses = new Set((await store.statusesOfConversation(conv.id)).map((s) => s.status));
     if ([...statuses].some((s) => DONE.has(s))) {
       log.info({ statuses: [...statuses] }, 'message already has an outcome; not sent again');
+      // A worker that stopped between the status and the clean-up leaves the message behind.
+      await this.release(messageId, statuses.has('SENDT') ? 'keep-delivery' : 'forget');
       return { kind: 'done' };
     }
     const now = this.clock();
     if (msg.type === 'arkivmelding_kvittering') {
       await completeReceiptWithoutSending(store, messageId, now);
+      await this.release(messageId, 'forget');
       return { kind: 'done' };
     }
     if (msg.expiryMs <= now.getTime()) {
       const last = (await delivery.state(messageId)).lastError;
       await store.addStatus(messageId, 'LEVETID_UTLOPT', {
-        description: last
-          ? `${TTL_EXPIRED_DESCRIPTION}. Siste forsøk mot Altinn feilet: ${last}`
-          : TTL_EXPIRED_DESCRIPTION,
+        description: ttlExpiredDescription(last),
         now,
       });
       log.info({}, 'time to live ran out before the message could be sent');
+      await this.release(messageId, 'forget');
       return { kind: 'done' };
     }
     const known = (await delivery.state(messageId)).correspondenceId;
     if (known) {
-      // Altinn's answer was recorded but the status write was not: finish without sending again.
+      // Altinn's answer was recorded but the status write (or the conversation's update) was not: finish without
+      // sending again.
+      await store.setDelivery(messageId, { externalSystemReference: known, pollable: true });
       await store.addStatus(messageId, 'SENDT', { now });
+      await this.release(messageId, 'keep-delivery');
       log.info({ correspondenceId: known }, 'correspondence already recorded; SENDT');
       return { kind: 'done' };
     }
@@ -159,6 +165,7 @@ export class SendWorker {
     } catch (e) {
       if (e instanceof PermanentFailure) {
         await store.addStatus(messageId, 'FEIL', { description: e.message, now: this.clock() });
+        await this.release(messageId, 'forget');
         log.warn({ reason: e.message }, 'message refused; FEIL');
         return { kind: 'permanent', reason: e.message };
       }
@@ -321,22 +328,33 @@ export class SendWorker {
     }
     const now = this.clock();
     // The correspondence is recorded before the status, so a crash in between still polls the right one.
-    await delivery.markSent(
-      messageId,
-      convId,
+    await delivery.markSent(messageId, {
       correspondenceId,
-      resource,
-      plan.fields.some(([k, v]) => k === 'correspondence.notification.sendReminder' && v === 'true'),
-      now.getTime(),
-      now.getTime() +
+      reminder: plan.fields.some(
+        ([k, v]) => k === 'correspondence.notification.sendReminder' && v === 'true',
+      ),
+      confidential: msg.confidential,
+      now: now.getTime(),
+      firstPollAt:
+        now.getTime() +
         pollInterval(
           0,
           config.STATUS_POLL_INTERVAL_MS,
           config.STATUS_POLL_MAX_INTERVAL_MS,
           config.STATUS_POLL_RAMP_MS,
         ),
-    );
+    });
     await store.addStatus(messageId, 'SENDT', { now });
+    await this.release(messageId, 'keep-delivery');
+  }
+
+  /**
+   * The message and its files are deleted once transport is over; the delivery facts stay for polling after a
+   * send ('keep-delivery') and are dropped when nothing follows ('forget').
+   */
+  private async release(messageId: string, delivery: 'keep-delivery' | 'forget'): Promise<void> {
+    await releaseOutgoing(this.deps.store, this.deps.files, messageId);
+    if (delivery === 'forget') await this.deps.delivery.forget(messageId);
   }
 
   private async lookup(resource: string, messageId: string): Promise<string | null> {

@@ -1,9 +1,10 @@
-import { Queue, Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AltinnClient, AltinnError } from '../adapters/altinn.js';
 import type { Config } from '../config.js';
 import { notificationReport, pollInterval, pollVerdict } from '../domain/correspondence-status.js';
 import { ARKIVMELDING_STANDARD, buildKvittering } from '../domain/kvittering.js';
+import { bullmq } from '../queues/bullmq.js';
 import type { DeliveryStore } from '../store/delivery.js';
 import type { ConversationRecord, Store } from '../store/store.js';
 import type { IncomingSink, Log } from './types.js';
@@ -46,7 +47,7 @@ export class StatusPoller {
 
   async start(): Promise<void> {
     const prefix = `${this.deps.store.prefix}bull`;
-    this.queue = new Queue(STATUS_POLL_QUEUE, { connection: this.deps.queueConnection, prefix });
+    this.queue = new bullmq.Queue(STATUS_POLL_QUEUE, { connection: this.deps.queueConnection, prefix });
     await this.queue.upsertJobScheduler(
       STATUS_POLL_SCHEDULER,
       { every: this.deps.config.STATUS_POLL_INTERVAL_MS },
@@ -59,7 +60,7 @@ export class StatusPoller {
         },
       },
     );
-    this.worker = new Worker(STATUS_POLL_QUEUE, async () => this.pollDue(), {
+    this.worker = new bullmq.Worker(STATUS_POLL_QUEUE, async () => this.pollDue(), {
       connection: this.deps.workerConnection,
       prefix,
       concurrency: 1,
@@ -106,10 +107,16 @@ export class StatusPoller {
       const conv = await store.getConversationByMessageId(messageId);
       const state = await delivery.state(messageId);
       // Gone, never sent, or finished elsewhere (LEVETID_UTLOPT, FEIL and LEST end polling): nothing to ask Altinn.
-      if (!conv || !state.correspondenceId || !conv.pollable) {
-        if (conv) await delivery.stopPolling(messageId, conv.id);
-        else await delivery.dropPoll(messageId);
+      if (!conv || !state.correspondenceId || (!conv.pollable && conv.finished)) {
+        await delivery.stopPolling(messageId);
         return;
+      }
+      if (!conv.pollable) {
+        // Recorded, but the conversation not updated yet (a send finishing now, or one that stopped in between).
+        await store.setDelivery(messageId, {
+          externalSystemReference: state.correspondenceId,
+          pollable: true,
+        });
       }
       const sentMs = state.sentMs ?? conv.lastUpdateMs;
       let overview: Awaited<ReturnType<AltinnClient['overview']>>;
@@ -151,7 +158,7 @@ export class StatusPoller {
         );
       }
       if (verdict.stop) {
-        await delivery.stopPolling(messageId, conv.id);
+        await delivery.stopPolling(messageId);
         return;
       }
       const now = this.clock().getTime();
@@ -189,7 +196,7 @@ export class StatusPoller {
       receiverIdentifier: conv.senderIdentifier,
       serviceIdentifier: 'DPV',
     });
-    await delivery.setFields(conv.messageId, { receipt: '1' });
+    await delivery.setReceiptMade(conv.messageId);
     log.info(
       { kvitteringId: k.messageId, outcome: r.outcome },
       'arkivmelding_kvittering stored for the fagsystem',
@@ -233,10 +240,10 @@ export class StatusPoller {
     const report = notificationReport(details?.notifications ?? [], reminder);
     if (report.outcome === 'pending') return;
     // The reminder's outcome is added to the first notification's.
-    const earlier = reminder ? await delivery.notificationOutcome(conv.id) : null;
+    const earlier = reminder ? conv.notificationOutcome : undefined;
     await delivery.setNotificationOutcome(conv.id, earlier ? `${earlier} ${report.text}` : report.text);
     if (report.warning) await delivery.addWarnings(conv.id, [report.warning]);
-    await delivery.setFields(messageId, { detailsStage: state.detailsStage + 1 });
+    await delivery.setDetailsStage(messageId, state.detailsStage + 1);
     log.info({ notification: report.outcome, reminder }, 'notification outcome recorded');
   }
 }

@@ -1,13 +1,16 @@
-import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
+import { ttlExpiredDescription } from '../domain/status.js';
 import { parseDateTime } from '../domain/time.js';
+import { bullmq } from '../queues/bullmq.js';
 import { createSendQueue, type SendJobData, sendJobId } from '../queues/send-queue.js';
 import { createTtlQueue, TTL_QUEUE, TTL_SWEEP_SCHEDULER, type TtlJobData } from '../queues/ttl-queue.js';
 import { Crypto } from '../store/crypto.js';
-import { IncomingStore, TTL_DUE_KEY } from '../store/incoming.js';
+import { DeliveryStore, releaseOutgoing } from '../store/delivery.js';
+import { FileStore } from '../store/files.js';
+import { IncomingStore } from '../store/incoming.js';
 import { createRedis } from '../store/redis.js';
 import { Store } from '../store/store.js';
 
@@ -38,6 +41,8 @@ export class TtlWorker {
   private connections: Redis[] = [];
   private store?: Store;
   private incoming?: IncomingStore;
+  private delivery?: DeliveryStore;
+  private files?: FileStore;
   private sendQueue?: Queue<SendJobData>;
   private queue?: Queue<TtlJobData>;
   private worker?: Worker<TtlJobData>;
@@ -65,6 +70,8 @@ export class TtlWorker {
     const crypto = new Crypto(this.config.DATA_ENCRYPTION_KEY);
     this.store = new Store(redis, this.prefix, crypto);
     this.incoming = new IncomingStore(redis, this.prefix, crypto);
+    this.delivery = new DeliveryStore(this.store);
+    this.files = new FileStore(this.config.DATA_DIR, crypto.fileKey);
     this.sendQueue = createSendQueue(redis, this.prefix);
     return this;
   }
@@ -72,7 +79,7 @@ export class TtlWorker {
   async start(): Promise<void> {
     this.open();
     this.queue = createTtlQueue(this.connect(), this.prefix);
-    this.worker = new Worker<TtlJobData>(TTL_QUEUE, (job, token) => this.process(job, token), {
+    this.worker = new bullmq.Worker<TtlJobData>(TTL_QUEUE, (job, token) => this.process(job, token), {
       connection: this.connect(),
       prefix: `${this.prefix}bull`,
       concurrency: 4,
@@ -97,13 +104,9 @@ export class TtlWorker {
     if (outcome === 'not-due') {
       // Fired early by our clock: look again when it is due.
       await job.moveToDelayed(Date.now() + Math.max(1000, (dueMs ?? 0) - this.clock().getTime()), token);
-      throw new DelayedError();
+      throw new bullmq.DelayedError();
     }
     return { outcome };
-  }
-
-  private k(suffix: string): string {
-    return `${this.prefix}${suffix}`;
   }
 
   /**
@@ -117,12 +120,12 @@ export class TtlWorker {
   private async check(messageId: string): Promise<{ outcome: ExpireOutcome; dueMs?: number }> {
     const store = this.open().store!;
     const now = this.clock();
-    const dueKey = this.k(TTL_DUE_KEY);
     const conv = await store.getConversationByMessageId(messageId);
     const dueMs = conv?.expiry ? parseDateTime(conv.expiry)?.date.getTime() : undefined;
-    if (!conv || dueMs === undefined) {
-      await store.redis.zrem(dueKey, messageId);
-      return { outcome: conv ? 'no-expiry' : 'unknown' };
+    if (!conv) return { outcome: 'unknown' };
+    if (dueMs === undefined) {
+      await store.dropExpiry(conv.id);
+      return { outcome: 'no-expiry' };
     }
     if (dueMs > now.getTime()) return { outcome: 'not-due', dueMs };
     const incoming = conv.direction === 'INCOMING';
@@ -131,34 +134,49 @@ export class TtlWorker {
     const res = conv.finished
       ? ({ outcome: 'refused' } as const)
       : await store.addStatus(messageId, 'LEVETID_UTLOPT', {
-          description: incoming ? TTL_EXPIRED_INCOMING_DESCRIPTION : TTL_EXPIRED_DESCRIPTION,
+          description: incoming
+            ? TTL_EXPIRED_INCOMING_DESCRIPTION
+            : ttlExpiredDescription((await this.delivery!.state(messageId)).lastError),
           now,
         });
     if (res.outcome === 'refused' || res.outcome === 'unknown') {
-      await store.redis.zrem(dueKey, messageId);
+      await store.dropExpiry(conv.id);
       return { outcome: res.outcome === 'unknown' ? 'unknown' : 'finished' };
     }
     if (incoming) await this.incoming!.remove(messageId);
-    else await this.unqueueSend(messageId);
+    else if (await this.unqueueSend(messageId)) {
+      // No send worker holds it: a message given to sending goes here with its files (else that worker removes
+      // them). One the client never sent stays, so that sending it is answered with TimeToLiveException.
+      const state = (await store.getMessage(messageId))?.state;
+      if (state !== 'created') {
+        await releaseOutgoing(store, this.files!, messageId);
+        await this.delivery!.forget(messageId);
+      }
+    }
     // addStatus takes a finished conversation out of the index; this covers a repeat.
-    await store.redis.zrem(dueKey, messageId);
+    await store.dropExpiry(conv.id);
     if (res.outcome === 'new') {
       this.log?.info({ messageId, direction: conv.direction }, 'time to live expired');
     }
     return { outcome: 'expired' };
   }
 
-  /** Takes the send job off the queue unless a send worker already holds it (that worker re-checks the TTL). */
-  private async unqueueSend(messageId: string): Promise<void> {
+  /**
+   * Takes the send job off the queue unless a send worker already holds it (that worker re-checks the TTL);
+   * true when no worker has it (removed, finished or never queued).
+   */
+  private async unqueueSend(messageId: string): Promise<boolean> {
     const job = await this.sendQueue!.getJob(sendJobId(messageId));
-    if (!job) return;
+    if (!job) return true;
     const state = await job.getState();
-    if (!REMOVABLE.has(state)) return;
+    if (!REMOVABLE.has(state)) return state !== 'active';
     try {
       await job.remove();
+      return true;
     } catch (e) {
       // Taken by a worker between the two calls: it checks the TTL itself.
       if (REMOVABLE.has(await job.getState())) throw e;
+      return false;
     }
   }
 
@@ -181,16 +199,16 @@ export class TtlWorker {
     let skip = 0;
     const failures: unknown[] = [];
     for (;;) {
-      const due = await store.redis.zrangebyscore(
-        this.k(TTL_DUE_KEY),
-        '-inf',
-        nowMs,
-        'LIMIT',
-        skip,
-        SWEEP_BATCH,
-      );
+      const due = await store.dueForExpiry(nowMs, skip, SWEEP_BATCH);
       if (!due.length) break;
-      const results = await Promise.allSettled(due.map((mid) => this.expire(mid)));
+      const results = await Promise.allSettled(
+        due.map(async ({ convId, messageId }): Promise<ExpireOutcome> => {
+          const outcome = messageId === null ? 'unknown' : await this.expire(messageId);
+          // The conversation is gone (a rolled-back message): only its index entry is left.
+          if (outcome === 'unknown') await store.dropExpiry(convId);
+          return outcome;
+        }),
+      );
       for (const r of results) {
         // What failed (or is not due by the conversation's own expiry) stays in the index: step over it.
         if (r.status === 'rejected') failures.push(r.reason);

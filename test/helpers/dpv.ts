@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
@@ -12,7 +13,6 @@ import { DeliveryStore } from '../../src/store/delivery.js';
 import { IncomingStore } from '../../src/store/incoming.js';
 import { Store } from '../../src/store/store.js';
 import { type Background, type BackgroundDeps, startBackground } from '../../src/workers/index.js';
-import type { Log } from '../../src/workers/types.js';
 import { type Harness, startHarness } from './harness.js';
 import { arkivmeldingXml, sbd } from './messages.js';
 
@@ -63,9 +63,9 @@ export async function startDpvHarness(o: DpvHarnessOptions = {}): Promise<DpvHar
   const sealing = new Crypto(h.config.DATA_ENCRYPTION_KEY);
   const prefix = `${h.config.REDIS_PREFIX}:`;
   const store = new Store(redis, prefix, sealing);
-  const delivery = new DeliveryStore(redis, prefix);
+  const delivery = new DeliveryStore(store);
   const incoming = new IncomingStore(redis, prefix, sealing);
-  const log = h.app.log as unknown as Log;
+  const log = h.app.log;
   let background = await startBackground(h.config, { log, ...o.background });
   const dh: DpvHarness = {
     ...h,
@@ -179,4 +179,10 @@ export async function sendMessage(h: Harness, o: SendOptions = {}): Promise<stri
   const sent = await h.fetch(`/api/messages/out/${messageId}`, { method: 'POST' });
   if (sent.status !== 200) throw new Error(`send: ${sent.status} ${await sent.text()}`);
   return messageId;
+}
+
+/** Every path under DATA_DIR that belongs to the message (its directory or files). */
+export async function filesOf(h: Harness, messageId: string): Promise<string[]> {
+  const all = await readdir(h.dataDir, { recursive: true });
+  return all.filter((p) => p.includes(messageId));
 }

@@ -59,7 +59,7 @@ describe('arkivmelding.xml at upload', () => {
     expect((await putXml(strict, id, arkivmeldingXml())).status).toBe(200);
   });
 
-  it('refuses a DOCTYPE with 400, never 500', async () => {
+  it('refuses a DOCTYPE with 400 UnsafeXmlException', async () => {
     const id = await createIn(strict);
     const xml = arkivmeldingXml().replace(
       '<arkivmelding ',
@@ -67,7 +67,7 @@ describe('arkivmelding.xml at upload', () => {
     );
     const res = await putXml(strict, id, xml);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).exception).not.toBe('InternalServerErrorException');
+    expect(((await res.json()) as ErrorBody).exception).toBe('UnsafeXmlException');
   });
 
   it('refuses arkivmelding.xml over ARKIVMELDING_MAX_SIZE', async () => {

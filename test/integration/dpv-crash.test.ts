@@ -69,17 +69,14 @@ describe('a worker process killed between Altinn’s 200 and the status write', 
   it('killed after recording the correspondence but before SENDT: finished without asking Altinn again', async () => {
     await h.stopBackground();
     const messageId = await sendMessage(h);
-    const convId = (await h.store.conversationIdOfMessage(messageId))!;
     // What a process that died right after recording Altinn's answer leaves behind.
-    await h.delivery.markSent(
-      messageId,
-      convId,
-      '01900000-0000-7000-8000-000000000001',
-      'eformidling-dpv-taushetsbelagt',
-      true,
-      Date.now(),
-      Date.now() + 60_000,
-    );
+    await h.delivery.markSent(messageId, {
+      correspondenceId: '01900000-0000-7000-8000-000000000001',
+      reminder: true,
+      confidential: true,
+      now: Date.now(),
+      firstPollAt: Date.now() + 60_000,
+    });
     const before = h.altinn.uploads.length;
     await h.restartBackground({ parts: { send: true } });
     const statuses = await waitForStatus(h, messageId, 'SENDT');
@@ -91,17 +88,14 @@ describe('a worker process killed between Altinn’s 200 and the status write', 
     await h.stopBackground();
     const published = h.altinn.correspondences().find((x) => x.published)!;
     const messageId = await sendMessage(h);
-    const convId = (await h.store.conversationIdOfMessage(messageId))!;
     // The sender recorded Altinn's answer and is about to write SENDT; the poller gets there first.
-    await h.delivery.markSent(
-      messageId,
-      convId,
-      published.correspondenceId,
-      'eformidling-dpv-taushetsbelagt',
-      true,
-      Date.now(),
-      Date.now(),
-    );
+    await h.delivery.markSent(messageId, {
+      correspondenceId: published.correspondenceId,
+      reminder: true,
+      confidential: true,
+      now: Date.now(),
+      firstPollAt: Date.now(),
+    });
     await h.restartBackground({ parts: { statusPoll: true } });
     const statuses = await waitForStatus(h, messageId, 'LEVERT');
     expect(statuses.map((s) => s.status)).toEqual(['OPPRETTET', 'SENDT', 'LEVERT']);

@@ -17,6 +17,7 @@ import { RECEIPT_NOT_SENT_DESCRIPTION } from '../../src/services/outgoing.js';
 import type { AddressBook } from '../../src/workers/types.js';
 import {
   type DpvHarness,
+  filesOf,
   sendMessage,
   startDpvHarness,
   statusesOf,
@@ -238,7 +239,13 @@ describe('retries that run out', () => {
     expect(statuses.map((s) => s.status)).toEqual(['OPPRETTET', 'LEVETID_UTLOPT']);
     expect(statuses[1]!.description).toContain('Levetiden for meldingen er utgått');
     // Whichever of the TTL job and the send worker gets there first writes it; the last reason is kept either way.
-    expect((await h.delivery.state(messageId)).lastError).toContain('HTTP 502');
+    expect(statuses[1]!.description).toContain(
+      'Siste forsøk mot Altinn feilet: Altinn upload answered HTTP 502',
+    );
+    // The message, its files and the delivery facts are gone; the conversation stays.
+    await waitFor(async () => (await h.delivery.state(messageId)).attempts === 0, 'delivery facts dropped');
+    expect((await h.fetch(`/api/messages/out/${messageId}`)).status).toBe(404);
+    expect(await filesOf(h, messageId)).toEqual([]);
     expect(uploadsOf(messageId).length).toBeGreaterThan(1);
     expect(correspondencesOf(messageId)).toHaveLength(0);
   });
@@ -338,7 +345,7 @@ describe('polling back-off', () => {
 
     // That poll saw LEVERT and read the details once: the notification went out by e-mail.
     const convId = (await b.store.conversationIdOfMessage(messageId))!;
-    expect(await b.delivery.notificationOutcome(convId)).toBe(
+    expect((await b.store.getConversation(convId))?.notificationOutcome).toBe(
       'Varselet om meldingen er sendt til mottakeren på e-post.',
     );
     expect((await b.delivery.state(messageId)).detailsStage).toBe(1);
@@ -348,7 +355,7 @@ describe('polling back-off', () => {
     expect(await b.delivery.nextPollAt(messageId)).toBe(now + max);
     // Past the reminder time and still unread: the details are read once more, for the reminder (none here).
     expect((await b.delivery.state(messageId)).detailsStage).toBe(2);
-    expect(await b.delivery.notificationOutcome(convId)).toBe(
+    expect((await b.store.getConversation(convId))?.notificationOutcome).toBe(
       'Varselet om meldingen er sendt til mottakeren på e-post. Altinn har ikke opprettet noe påminnelsesvarsel om meldingen.',
     );
     const conv = await b.json<{ warnings?: { code: string }[] }>(
@@ -379,7 +386,7 @@ describe('nobody notified', () => {
     await waitForStatus(n, messageId, 'LEVERT');
     const convId = (await n.store.conversationIdOfMessage(messageId))!;
     const outcome = await waitFor(
-      async () => (await n.delivery.notificationOutcome(convId)) ?? undefined,
+      async () => (await n.store.getConversation(convId))?.notificationOutcome ?? undefined,
       'outcome',
     );
     expect(outcome).toContain('ingen kontaktinformasjon');

@@ -120,7 +120,7 @@ describe('taushetsbelagt post to Altinn: fagsystem → API → queue → worker 
     // The notification outcome, from /details once after LEVERT.
     const convId = (await h.store.conversationIdOfMessage(messageId))!;
     const outcome = await waitFor(
-      async () => (await h.delivery.notificationOutcome(convId)) ?? undefined,
+      async () => (await h.store.getConversation(convId))?.notificationOutcome ?? undefined,
       'outcome',
     );
     expect(outcome).toBe('Varselet om meldingen er sendt til mottakeren på e-post.');

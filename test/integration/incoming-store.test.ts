@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Crypto } from '../../src/store/crypto.js';
 import { IncomingStore } from '../../src/store/incoming.js';
+import { STATUS_CODE } from '../../src/store/lua.js';
 import { Store } from '../../src/store/store.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 import { receipt } from '../helpers/incoming.js';
@@ -69,6 +70,41 @@ describe('IncomingStore.addIncoming', () => {
     expect(all.total).toBe(1);
   });
 
+  it('is in the indexed lists and under the transition script like any conversation', async () => {
+    const expiry = new Date(Date.now() + 3_600_000);
+    const r = receipt({ receiver: '910229028', expectedResponseDateTime: expiry.toISOString() });
+    expect(await incoming.addIncoming(r)).toEqual({ outcome: 'new' });
+    const conv = await store.getConversationByMessageId(r.messageId);
+    expect(await store.expiryIndexed(r.messageId)).toBe(expiry.getTime());
+
+    const listed = await h.json<{ content: { messageId: string; direction: string }[] }>(
+      'GET',
+      '/api/conversations?receiverIdentifier=910229028&direction=INCOMING&finished=false&size=50',
+    );
+    expect(listed.status).toBe(200);
+    expect(listed.body.content.map((c) => c.messageId)).toEqual([r.messageId]);
+    const outgoing = await h.json<{ totalElements: number }>(
+      'GET',
+      '/api/conversations?receiverIdentifier=910229028&direction=OUTGOING',
+    );
+    expect(outgoing.body.totalElements).toBe(0);
+    const received = await h.json<{ content: { messageId: string }[] }>(
+      'GET',
+      `/api/statuses?status=INNKOMMENDE_MOTTATT&size=1&sort=id,desc`,
+    );
+    expect(received.body.content.map((s) => s.messageId)).toEqual([r.messageId]);
+
+    // The status script decides for it: LEST has no predecessor here, INNKOMMENDE_LEVERT finishes it.
+    expect(await store.addStatus(r.messageId, 'LEST')).toEqual({ outcome: 'refused' });
+    expect((await store.addStatus(r.messageId, 'INNKOMMENDE_LEVERT')).outcome).toBe('new');
+    const finished = await store.listConversations(
+      { receiverIdentifier: '910229028', direction: 'INCOMING', finished: true },
+      { page: 0, size: 10, sort: null, sorted: false },
+    );
+    expect(finished.items.map((c) => c.id)).toEqual([conv!.id]);
+    expect(await store.expiryIndexed(r.messageId)).toBeNull();
+  });
+
   it('leaves a conversation of another message with the same messageId alone', async () => {
     const r = receipt();
     const out = await h.json('POST', '/api/messages/out', sbd({ messageId: r.messageId }));
@@ -85,9 +121,10 @@ describe('IncomingStore.addIncoming', () => {
     expect(await incoming.addIncoming(r)).toEqual({ outcome: 'new' });
     // As if the first attempt had died after creating the message, before INNKOMMENDE_MOTTATT.
     const conv = await store.getConversationByMessageId(r.messageId);
-    const sid = await h.redis.hget(`${h.prefix}:conv:${conv!.id}:status`, 'INNKOMMENDE_MOTTATT');
-    await h.redis.hdel(`${h.prefix}:conv:${conv!.id}:status`, 'INNKOMMENDE_MOTTATT');
-    await h.redis.del(`${h.prefix}:status:${sid}`);
+    // The status lives in the conversation hash (#I) with an entry in its per-status index (src/store/lua.ts).
+    const code = STATUS_CODE.INNKOMMENDE_MOTTATT;
+    await h.redis.hdel(`${h.prefix}:conv:${conv!.id}`, `#${code}`);
+    await h.redis.zrem(`${h.prefix}:status:by:INNKOMMENDE_MOTTATT`, String(conv!.id));
     await h.redis.hset(`${h.prefix}:in:${r.messageId}`, 'state', 'new');
     await h.redis.zrem(`${h.prefix}:in:ready`, r.messageId);
     expect(await incoming.peek({ messageId: r.messageId }, new Date(), 1000)).toBeNull();

@@ -270,6 +270,32 @@ describe('create: SBD rules', () => {
       'standardBusinessDocumentHeader.businessScope.scope.scopeInformation.expectedResponseDateTime',
     ],
     [
+      'minute in expectedResponseDateTime (T10:75:00)',
+      (s: Record<string, any>) => {
+        s.standardBusinessDocumentHeader.businessScope.scope[0].scopeInformation = [
+          { expectedResponseDateTime: '2030-01-01T10:75:00+01:00' },
+        ];
+      },
+      'standardBusinessDocumentHeader.businessScope.scope.0.scopeInformation.0.expectedResponseDateTime',
+    ],
+    [
+      'offset in expectedResponseDateTime (+25:99)',
+      (s: Record<string, any>) => {
+        s.standardBusinessDocumentHeader.businessScope.scope[0].scopeInformation = [
+          { expectedResponseDateTime: '2030-01-01T10:00:00+25:99' },
+        ];
+      },
+      'standardBusinessDocumentHeader.businessScope.scope.0.scopeInformation.0.expectedResponseDateTime',
+    ],
+    [
+      'second in creationDateAndTime (T10:00:60)',
+      (s: Record<string, any>) => {
+        s.standardBusinessDocumentHeader.documentIdentification.creationDateAndTime =
+          '2026-11-20T10:00:60+01:00';
+      },
+      'standardBusinessDocumentHeader.documentIdentification.creationDateAndTime',
+    ],
+    [
       'sikkerhetsnivaa type',
       (s: Record<string, any>) => {
         s.arkivmelding.sikkerhetsnivaa = 'high';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Crypto } from '../../src/store/crypto.js';
+import { encryptedSize } from '../../src/store/file-format.js';
 import { FileStore, SizeLimitError } from '../../src/store/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eip-files-'));
@@ -21,7 +22,7 @@ describe('encrypted file store', () => {
     });
     expect(w.size).toBe(body.length);
     const onDisk = readFileSync(join(dir, 'out', mid, `${w.fileId}.bin`));
-    expect(onDisk.length).toBe(body.length + 12 + 16);
+    expect(onDisk.length).toBe(encryptedSize(body.length));
     expect(onDisk.includes(Buffer.from('navngitt barn'))).toBe(false);
     expect((await files.readAll(mid, w.fileId)).equals(body)).toBe(true);
   });

@@ -26,6 +26,9 @@ describe('OpenAPI', () => {
       '/api/messages/in/peek',
       '/api/messages/in/pop/{messageId}',
       '/api/messages/in/{messageId}',
+      '/api/subscriptions',
+      '/api/subscriptions/{id}',
+      '/api/reports/unread',
     ]) {
       expect(doc.paths, p).toHaveProperty([p]);
     }

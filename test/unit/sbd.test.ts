@@ -39,6 +39,20 @@ describe('date-times', () => {
     expect(parseDateTime('2026-07-10T12:00:00')?.text).toBe('2026-07-10T12:00:00+02:00');
     expect(parseDateTime('2026-07-10T12:00:00+00:00')?.text).toBe('2026-07-10T12:00:00Z');
     expect(parseDateTime('2026-02-30T12:00:00')).toBeNull();
+    expect(parseDateTime('2026-07-10T14:00:00+14:00')?.date.toISOString()).toBe('2026-07-10T00:00:00.000Z');
+    expect(parseDateTime('2026-07-10T12:00:00-18:00')?.text).toBe('2026-07-10T12:00:00-18:00');
+  });
+  it.each([
+    '2026-07-10T10:75:00+01:00',
+    '2026-07-10T10:60:00',
+    '2026-07-10T10:00:60Z',
+    '2026-07-10T24:00:00Z',
+    '2026-07-10T10:00:00+25:99',
+    '2026-07-10T10:00:00+01:60',
+    '2026-07-10T10:00:00+18:01',
+    '2026-07-10T10:00:00-19:00',
+  ])('refuses the impossible time or offset %s', (raw) => {
+    expect(parseDateTime(raw)).toBeNull();
     expect(formatOslo(new Date('2026-11-22T10:00:00Z'))).toBe('2026-11-22T11:00:00+01:00');
   });
 });

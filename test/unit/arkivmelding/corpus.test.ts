@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { validateArkivmelding, validateArkivmeldingSchema } from '../../../src/domain/arkivmelding/index.js';
+import { isPlainFilename } from '../../../src/domain/sbd.js';
 import { type CorpusEntry, corpusDocument, loadCorpus, optionsFor } from './support/corpus.js';
 
 const corpus = loadCorpus();
@@ -18,7 +19,9 @@ describe('arkivmelding corpus', () => {
       if (!result.ok) expect.fail(`expected valid, got ${result.code}: ${JSON.stringify(result.problems)}`);
       expect(result.warnings.map((w) => w.code).sort()).toEqual([...(entry.warnings ?? [])].sort());
       expect(result.summary).toMatchObject(entry.summary ?? {});
-      expect(result.summary.referencedFiles.length).toBeGreaterThanOrEqual(0);
+      // A valid eFormidling arkivmelding references at least one file, each by a plain name.
+      expect(result.summary.referencedFiles.length).toBeGreaterThan(0);
+      for (const f of result.summary.referencedFiles) expect(isPlainFilename(f), f).toBe(true);
     } else {
       if (result.ok) expect.fail(`expected ${entry.code}, got ok`);
       expect(result.code).toBe(entry.code);

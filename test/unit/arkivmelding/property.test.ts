@@ -48,7 +48,7 @@ describe('generated arkivmelding documents', () => {
         expect(result.ok).toBe(false);
         if (!result.ok) {
           expect(result.code).toBe('InvalidArkivmeldingException');
-          for (const p of result.problems) expect(p.line ?? 1).toBeGreaterThanOrEqual(1);
+          for (const p of result.problems) expect(p.line, p.message).toBeGreaterThanOrEqual(1);
         }
       }),
       { numRuns: RUNS * 2 },
@@ -81,7 +81,13 @@ describe('generated arkivmelding documents', () => {
           ),
         ),
         (bytes) => {
-          const result = validateArkivmelding(bytes, DEFAULT_OPTIONS);
+          // The validator turns its own exceptions into a refusal; onInternalError lets the property see them.
+          const result = validateArkivmelding(bytes, {
+            ...DEFAULT_OPTIONS,
+            onInternalError: (err) => {
+              throw err;
+            },
+          });
           if (!result.ok) {
             expect(result.code).toMatch(/Exception$/);
             expect(result.problems.length).toBeGreaterThan(0);
@@ -90,5 +96,16 @@ describe('generated arkivmelding documents', () => {
       ),
       { numRuns: RUNS * 2 },
     );
+  });
+
+  test('an exception inside the validator is reported to onInternalError and still refused', () => {
+    const seen: unknown[] = [];
+    const result = validateArkivmelding(undefined as unknown as Buffer, {
+      ...DEFAULT_OPTIONS,
+      onInternalError: (err) => seen.push(err),
+    });
+    expect(result.ok).toBe(false);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(TypeError);
   });
 });

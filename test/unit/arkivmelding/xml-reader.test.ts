@@ -58,17 +58,16 @@ describe('reading safely', () => {
     expect(failure(Buffer.alloc(2_000_001, 0x20))).toMatchObject({ code: 'ArkivmeldingTooLargeException' });
   });
 
-  test('the billion laughs, 10 000 levels of nesting and a 50 MB body are refused quickly', () => {
-    for (const [name, xml] of [
-      ['bomb', fixture('unsafe-billion-laughs.xml')],
-      ['deep', deepNestingDocument(10_000)],
-      ['large', largeDocument()],
+  // How fast they are refused is measured in `npm run bench`, not here.
+  test('the billion laughs, 10 000 levels of nesting and a 50 MB body are refused, each for its reason', () => {
+    for (const [name, xml, code] of [
+      ['bomb', fixture('unsafe-billion-laughs.xml'), 'UnsafeXmlException'],
+      ['deep', deepNestingDocument(10_000), 'UnsafeXmlException'],
+      ['large', largeDocument(), 'ArkivmeldingTooLargeException'],
     ] as const) {
-      const started = performance.now();
       const result = validateArkivmelding(xml, DEFAULT_OPTIONS);
-      const elapsed = performance.now() - started;
       expect(result.ok, name).toBe(false);
-      expect(elapsed, name).toBeLessThan(100);
+      if (!result.ok) expect(result.code, name).toBe(code);
     }
   });
 });
