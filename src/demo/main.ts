@@ -34,8 +34,17 @@ async function stopAll(code: number): Promise<never> {
   say('Demo stopped.');
   process.exit(code);
 }
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+// Ctrl-C reaches this process twice (from the terminal's process group and relayed by tsx): a repeat within a
+// second is that echo; a later one stops at once.
+let firstSignalAt = 0;
+const onSignal = () => {
+  const now = Date.now();
+  if (firstSignalAt && now - firstSignalAt < 1000) return;
+  firstSignalAt ||= now;
+  void stopAll(0);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 /** The preferred port when it is free, else any free one. */
 function portOr(preferred: number): Promise<number> {
