@@ -19,9 +19,16 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 const cleanups: (() => Promise<unknown>)[] = [];
 let stopping = false;
 
+let stoppingSince = 0;
+
 async function stopAll(code: number): Promise<never> {
-  if (stopping) process.exit(code);
+  if (stopping) {
+    // Ctrl-C reaches us twice at once (from the terminal, and relayed by npm/tsx): only a later one forces the exit.
+    if (Date.now() - stoppingSince > 2000) process.exit(code);
+    return new Promise<never>(() => {});
+  }
   stopping = true;
+  stoppingSince = Date.now();
   // Each step has a deadline, so a stuck close never keeps the demo (and what it started) alive.
   for (const fn of cleanups.reverse()) {
     let timer: NodeJS.Timeout | undefined;
@@ -34,17 +41,8 @@ async function stopAll(code: number): Promise<never> {
   say('Demo stopped.');
   process.exit(code);
 }
-// Ctrl-C reaches this process twice (from the terminal's process group and relayed by tsx): a repeat within a
-// second is that echo; a later one stops at once.
-let firstSignalAt = 0;
-const onSignal = () => {
-  const now = Date.now();
-  if (firstSignalAt && now - firstSignalAt < 1000) return;
-  firstSignalAt ||= now;
-  void stopAll(0);
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
 
 /** The preferred port when it is free, else any free one. */
 function portOr(preferred: number): Promise<number> {

@@ -4,7 +4,7 @@ import { type AltinnClient, AltinnError } from '../adapters/altinn.js';
 import type { Config } from '../config.js';
 import { notificationReport, pollInterval, pollVerdict } from '../domain/correspondence-status.js';
 import { ARKIVMELDING_STANDARD, buildKvittering } from '../domain/kvittering.js';
-import { bullmq } from '../queues/bullmq.js';
+import { bullmq, handleErrors } from '../queues/bullmq.js';
 import type { DeliveryStore } from '../store/delivery.js';
 import type { ConversationRecord, Store } from '../store/store.js';
 import type { IncomingSink, Log } from './types.js';
@@ -47,7 +47,11 @@ export class StatusPoller {
 
   async start(): Promise<void> {
     const prefix = `${this.deps.store.prefix}bull`;
-    this.queue = new bullmq.Queue(STATUS_POLL_QUEUE, { connection: this.deps.queueConnection, prefix });
+    this.queue = handleErrors(
+      new bullmq.Queue(STATUS_POLL_QUEUE, { connection: this.deps.queueConnection, prefix }),
+      (err) =>
+        this.deps.log.warn({ err: { name: err.name, message: err.message } }, 'status poll queue error'),
+    );
     await this.queue.upsertJobScheduler(
       STATUS_POLL_SCHEDULER,
       { every: this.deps.config.STATUS_POLL_INTERVAL_MS },
