@@ -173,11 +173,19 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     stopSweeper?.();
     // A queue closed while its connection is still starting reports that failure later, with no listener
     // left: the process would crash. Let it finish starting first.
-    if (!deps.queue)
-      await queue.waitUntilReady().then(
-        () => queue.close(),
-        () => queue.close(),
-      );
+    // Bounded: with Redis away the connection keeps retrying and never finishes starting (the queue's error
+    // listener takes what it reports after the close).
+    if (!deps.queue) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        queue.waitUntilReady().catch(() => undefined),
+        new Promise((r) => {
+          timer = setTimeout(r, 2000);
+        }),
+      ]);
+      clearTimeout(timer);
+      await queue.close();
+    }
     await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });
