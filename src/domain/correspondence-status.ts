@@ -26,7 +26,8 @@ export interface PollVerdict {
   unknownStatus?: string;
 }
 
-const KNOWN = new Set([
+/** Altinn's correspondence statuses in its enum order (the sandbox Altinn uses the same list). */
+export const CORRESPONDENCE_STATUSES = [
   'Initialized',
   'ReadyForPublish',
   'Published',
@@ -41,7 +42,10 @@ const KNOWN = new Set([
   'Failed',
   'AttachmentsDownloaded',
   'Forwarded',
-]);
+] as const;
+export type CorrespondenceStatus = (typeof CORRESPONDENCE_STATUSES)[number];
+
+const KNOWN: ReadonlySet<string> = new Set(CORRESPONDENCE_STATUSES);
 
 export const GONE_DESCRIPTION = 'Meldingen er slettet i Altinn. Statusen følges ikke lenger.';
 export const PURGED_BY_RECIPIENT_DESCRIPTION =
