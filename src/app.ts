@@ -93,6 +93,9 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     forceCloseConnections: true,
+    // A client that stops sending (a stalled upload, a vanished peer) is cut off, and the abort path then removes
+    // its partial file: nothing waits for ever.
+    connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
     // Errors raised before routing (bad percent-encoding, over-long path parameters) and by Node's HTTP
     // parser (header overflow, malformed requests) get the same documented body as every other error.
     frameworkErrors: frameworkErrorHandler(config.ERROR_EXCEPTION_STYLE),

@@ -126,6 +126,7 @@ export const configSchema = z.object({
   AUTH_LOCKOUT_MS: int(60_000, 0),
   ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  HTTP_IDLE_TIMEOUT_MS: int(60_000, 100),
   // ---- Digital Post (Altinn 3 Correspondence) ----
   ALTINN_CORRESPONDENCE_URL: z
     .url({ protocol: /^https?$/ })

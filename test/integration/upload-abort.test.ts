@@ -182,6 +182,44 @@ describe('an upload the client aborts mid-body', () => {
   });
 });
 
+describe('an upload that stalls', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ HTTP_IDLE_TIMEOUT_MS: '700' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('is cut off after HTTP_IDLE_TIMEOUT_MS of silence: its partial file and file handle go', async () => {
+    const messageId = randomUUID();
+    expect((await h.json('POST', '/api/messages/out', sbd({ messageId }))).status).toBe(200);
+    const port = Number(new URL(h.base).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(
+      [
+        `PUT /api/messages/out/${messageId} HTTP/1.1`,
+        `Host: 127.0.0.1:${port}`,
+        `Authorization: ${h.auth}`,
+        'Content-Type: application/pdf',
+        'Content-Disposition: attachment; name="Vedtak"; filename="vedtak.pdf"',
+        'Content-Length: 100000',
+        '',
+        '%PDF-',
+      ].join('\r\n'),
+    );
+    await until('a partial file', () => partFiles(h.config.DATA_DIR).length === 1);
+    // The client says nothing more and never closes: the server must.
+    await closed;
+    await until('no partial file left', () => partFiles(h.config.DATA_DIR).length === 0);
+    await until('no file held open', () => fdsInto(h.config.DATA_DIR).length === 0);
+    socket.destroy();
+  });
+});
+
 describe('partial files a stopped process left behind', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'eip-sweep-'));
   const messageDir = join(dataDir, 'out', randomUUID());
