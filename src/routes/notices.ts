@@ -109,7 +109,13 @@ export const noticeRoutes: FastifyPluginAsyncZod<NoticeRouteOptions> = async (
     const body = JSON.stringify({ createdTs: formatOslo(now()), event: 'ping' });
     const res = await pushEvent(endpoint, body, secret || null, config.WEBHOOK_TIMEOUT_MS);
     if (!res.ok) {
-      throw new AppError(400, 'WebhookPushEndpointPingFailedException', `Ping failed with: ${res.error}.`);
+      // The network error's code stays in the log: in an answer it would tell which internal ports are open.
+      if (res.httpStatus === undefined) app.log.info({ pingError: res.error }, 'webhook ping failed');
+      const reason =
+        res.httpStatus === undefined && res.error.startsWith('connection failed')
+          ? 'connection failed'
+          : res.error;
+      throw new AppError(400, 'WebhookPushEndpointPingFailedException', `Ping failed with: ${reason}.`);
     }
   };
 

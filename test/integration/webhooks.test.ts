@@ -285,7 +285,8 @@ describe('subscriptions API', () => {
     });
     expect(closed.status).toBe(400);
     expect(closed.body.exception).toBe('WebhookPushEndpointPingFailedException');
-    expect(closed.body.message).toMatch(/^Ping failed with: connection failed/);
+    // No error code in the answer: it would tell which internal ports are open.
+    expect(closed.body.message).toBe('Ping failed with: connection failed.');
     // An endpoint that accepts the connection and never answers: the deadline makes it a failure.
     const silent = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
