@@ -4,6 +4,11 @@ import { AltinnTokenExchange, MaskinportenClient, staticToken, type TokenSource 
 /** Which token each outbound call gets, from configuration. */
 
 /** The Maskinporten client when configured (also used for the address service's token). */
+/** Whether the settings let the service reach Altinn at all (a static token, or a Maskinporten client). */
+export function deliveryConfigured(config: Config): boolean {
+  return Boolean(config.ALTINN_TOKEN || (config.MASKINPORTEN_CLIENT_ID && config.MASKINPORTEN_KEY));
+}
+
 export function maskinportenOf(config: Config, fetchImpl?: typeof fetch): MaskinportenClient | null {
   if (!config.MASKINPORTEN_CLIENT_ID || !config.MASKINPORTEN_KEY) return null;
   return new MaskinportenClient({

@@ -132,9 +132,10 @@ async function startDigitalPost(
   const mp = maskinportenOf(config, deps.fetch);
   const tokens = altinnTokens(config, mp, deps.fetch);
   if (!tokens) {
-    log.warn(
+    // Loud: a service that accepts confidential post and never sends it must not go unnoticed (readiness says so too).
+    log.error(
       {},
-      'no Altinn credentials (ALTINN_TOKEN or MASKINPORTEN_CLIENT_ID + MASKINPORTEN_KEY): messages stay queued and are not sent',
+      'no Altinn credentials (ALTINN_TOKEN or MASKINPORTEN_CLIENT_ID + MASKINPORTEN_KEY): messages are accepted but stay queued and are not sent',
     );
     return;
   }

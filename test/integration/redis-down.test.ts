@@ -33,7 +33,7 @@ describe('Redis unavailable', () => {
       expect(res.json()).toMatchObject({ exception: 'StoreUnavailableException', status: 503 });
       const ready = await app.inject({ method: 'GET', url: '/health/ready' });
       expect(ready.statusCode).toBe(503);
-      expect(ready.json()).toEqual({ status: 'DOWN', checks: { redis: 'DOWN' } });
+      expect(ready.json()).toEqual({ status: 'DOWN', checks: { redis: 'DOWN', delivery: 'NOT_CONFIGURED' } });
       expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     } finally {
       await app.close();
