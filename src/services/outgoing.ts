@@ -31,6 +31,9 @@ import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
 
 export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
 
+export const DELETED_BEFORE_SENDING_DESCRIPTION =
+  'Meldingen ble slettet av fagsystemet før den ble sendt til Altinn';
+
 export interface AddressLookup {
   lookup(p: {
     identifier: string;
@@ -512,9 +515,26 @@ export class OutgoingService {
   /** DELETE: files and message go; conversation and statuses stay. Idempotent. */
   async delete(messageId: string): Promise<void> {
     const job = await this.queue.getJob(sendJobId(messageId));
-    if (job && (await job.isWaiting())) await job.remove();
+    const jobState = job ? await job.getState() : undefined;
+    if (jobState === 'active') {
+      throw Errors.sendInProgress(
+        `Message with messageId = ${messageId} is being handed to Altinn right now and cannot be deleted; look at its status`,
+      );
+    }
+    // Waiting, or delayed between retries: taken off the queue, so nothing is sent after the delete.
+    if (job && (jobState === 'waiting' || jobState === 'delayed' || jobState === 'prioritized'))
+      await job.remove();
+    const msg = await this.store.getMessage(messageId);
     await this.store.deleteMessage(messageId);
     await this.files.deleteMessage(messageId);
+    if (msg && msg.state !== 'created') {
+      // A send was under way: the conversation says it ended here instead of waiting for its time to live.
+      await this.store.addStatus(messageId, 'ANNET', {
+        description: DELETED_BEFORE_SENDING_DESCRIPTION,
+        now: this.clock(),
+      });
+      await this.store.dropExpiry(msg.convId);
+    }
   }
 
   /** Undo a create whose multipart request failed later: nothing half-written stays. */

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORG_DPV_TAUSHETSBELAGT } from '../../src/sandbox/address-service-seed.js';
+import { DELETED_BEFORE_SENDING_DESCRIPTION } from '../../src/services/outgoing.js';
 import { type Harness, startHarness } from '../helpers/harness.js';
 import { arkivmeldingXml, sbd } from '../helpers/messages.js';
 
@@ -152,5 +153,54 @@ describe('taushetsbelagt arkivmelding: create, upload, send', () => {
     expect((await h.fetch(`/api/messages/out/${id}`, { method: 'DELETE' })).status).toBe(200);
     expect(await queue.getJob(`send-${id}`)).toBeUndefined();
     expect(allFiles(h.dataDir).some((f) => f.includes(id))).toBe(false);
+    // The conversation says the send ended here, and nothing waits for its time to live.
+    const statuses = (
+      await h.json<{ content: { status: string; description?: string }[] }>('GET', `/api/statuses/${id}`)
+    ).body.content;
+    expect(statuses.map((s) => [s.status, s.description ?? null])).toEqual([
+      ['OPPRETTET', null],
+      ['ANNET', DELETED_BEFORE_SENDING_DESCRIPTION],
+    ]);
+  });
+
+  it('refuses to delete a message a worker is handing to Altinn right now', async () => {
+    const { body } = await h.json('POST', '/api/messages/out', sbd());
+    const id = (
+      body.standardBusinessDocumentHeader as { documentIdentification: { instanceIdentifier: string } }
+    ).documentIdentification.instanceIdentifier;
+    await upload(id, 'arkivmelding.xml', arkivmeldingXml({ files: ['a.pdf'] }), 'Arkivmelding', 'text/xml');
+    await upload(id, 'a.pdf', 'pdf');
+    expect((await h.fetch(`/api/messages/out/${id}`, { method: 'POST' })).status).toBe(200);
+    // A stand-in worker that takes the job and holds it.
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let taken!: () => void;
+    const active = new Promise<void>((r) => {
+      taken = r;
+    });
+    const worker = new Worker(
+      'send',
+      async (job) => {
+        // Earlier tests' jobs wait in the same queue: only this message's is held.
+        if (job.data.messageId !== id) return;
+        taken();
+        await held;
+      },
+      { connection: h.redis.duplicate({ maxRetriesPerRequest: null }), prefix: `${h.prefix}:bull` },
+    );
+    try {
+      await active;
+      const refused = await h.fetch(`/api/messages/out/${id}`, { method: 'DELETE' });
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { exception: string }).exception).toBe(
+        'MessageSendInProgressException',
+      );
+      expect((await h.json('GET', `/api/messages/out/${id}`)).status).toBe(200);
+    } finally {
+      release();
+      await worker.close();
+    }
   });
 });
