@@ -1,6 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './own-redis.js';
 
 export type ServerMode = 'ours' | 'bare';
 
@@ -80,4 +82,58 @@ export async function startServer(mode: ServerMode, env: Record<string, string>)
     await stopChild(child);
     throw e;
   }
+}
+
+let built = false;
+/** Compiles dist/ once per bench run (the built server is what production runs). */
+export function buildOnce(): void {
+  if (built) return;
+  const build = spawnSync(
+    process.execPath,
+    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
+  if (build.status !== 0) throw new Error('npm run build failed');
+  built = true;
+}
+
+/**
+ * The production entry point, `node dist/src/server.js` (buildApp + startBackground), with `env` on a free
+ * port; resolves once /health/ready answers 200. Stopped with SIGTERM like a container would be.
+ */
+export async function startBuiltServer(env: Record<string, string>): Promise<ServerProcess> {
+  buildOnce();
+  const port = await freePort();
+  const child = spawn(process.execPath, [...childNodeFlags, 'dist/src/server.js'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  const t0 = Date.now();
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+      if (Date.now() - t0 > READY_TIMEOUT_MS) throw new Error('server not ready within 30 s');
+      const ok = await fetch(`http://127.0.0.1:${port}/health/ready`)
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (ok) break;
+      await sleep(20);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { mode: 'ours', pid: child.pid!, base: `http://127.0.0.1:${port}`, stop };
 }
