@@ -336,7 +336,8 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     // Both servers on one fresh redis-server with AOF on, fsync every second (the README's production setting).
     ownRedis = await startOwnRedis();
     const redisEnv = { REDIS_URL: ownRedis.url };
-    servers.push(await startBuiltServer({ ...envFor('ours'), ...redisEnv }));
+    // The default log level, as deployed: per-request logging is part of the cost.
+    servers.push(await startBuiltServer({ ...envFor('ours'), ...redisEnv, LOG_LEVEL: 'info' }));
     servers.push(await startServer('bare', { ...envFor('bare'), ...redisEnv }));
     return runInterleaved(servers, load);
   });

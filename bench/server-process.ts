@@ -1,5 +1,7 @@
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './own-redis.js';
@@ -84,6 +86,15 @@ export async function startServer(mode: ServerMode, env: Record<string, string>)
   }
 }
 
+/** The node flags of `npm start` (package.json), so the bench runs the server exactly as it is started. */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'dist/src/server.js')
+    throw new Error(`npm start is not 'node [flags] dist/src/server.js': ${pkg.scripts.start}`);
+  return words.slice(1, -1);
+}
+
 let built = false;
 /** Compiles dist/ once per bench run (the built server is what production runs). */
 export function buildOnce(): void {
@@ -107,10 +118,11 @@ export function buildOnce(): void {
 export async function startBuiltServer(env: Record<string, string>): Promise<ServerProcess> {
   buildOnce();
   const port = await freePort();
-  const child = spawn(process.execPath, [...childNodeFlags, 'dist/src/server.js'], {
+  const child = spawn(process.execPath, [...startFlags(), ...childNodeFlags, 'dist/src/server.js'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // Log lines (stdout) are written as in production but not shown; errors (stderr) are.
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
