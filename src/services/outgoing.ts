@@ -147,6 +147,8 @@ export class OutgoingService {
       if (replay) return { sbd: replay, created: false };
       throw Errors.messageExists(`Message with messageId = ${facts.messageId} already exists`);
     }
+    // The folder for its files, made once here; an upload makes it only when it is missing.
+    await this.files.prepare(facts.messageId);
     return { sbd: out, created: true };
   }
 

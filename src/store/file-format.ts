@@ -66,6 +66,8 @@ export class SealStream extends Transform {
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private fill = 0;
   private counter = 0;
+  /** The header goes out with the first segment: one write to the file instead of two. */
+  private headerPending = true;
 
   constructor(master: Buffer, context: string) {
     super();
@@ -74,7 +76,6 @@ export class SealStream extends Transform {
     this.header = Buffer.concat([Buffer.of(FORMAT_VERSION), salt, prefix]);
     prefix.copy(this.nonce, 0);
     this.key = fileKey(master, salt, context);
-    this.push(this.header);
   }
 
   override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -119,8 +120,13 @@ export class SealStream extends Transform {
     const ct = c.update(plain);
     c.final();
     this.counter++;
-    if (ct.length) this.push(ct);
-    this.push(c.getAuthTag());
+    // Each segment leaves as one buffer (ciphertext and tag), so the file gets one write per segment.
+    const parts: Buffer[] = [ct, c.getAuthTag()];
+    if (this.headerPending) {
+      parts.unshift(this.header);
+      this.headerPending = false;
+    }
+    this.push(Buffer.concat(parts));
   }
 }
 
