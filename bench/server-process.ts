@@ -88,7 +88,9 @@ export async function startServer(mode: ServerMode, env: Record<string, string>)
 
 /** The node flags of `npm start` (package.json), so the bench runs the server exactly as it is started. */
 export function startFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
   const words = pkg.scripts.start.split(/\s+/);
   if (words[0] !== 'node' || words.at(-1) !== 'dist/src/server.js')
     throw new Error(`npm start is not 'node [flags] dist/src/server.js': ${pkg.scripts.start}`);

@@ -403,7 +403,14 @@ export class OutgoingService {
 
   /** POST /api/messages/out/{messageId}: final checks, then the job is durably queued before we answer. */
   async send(messageId: string): Promise<void> {
-    const msg = await this.requireMessage(messageId);
+    // The message, its files and its arkivmelding summary in one round trip (auto-pipelined).
+    const [found, files, summary] = await Promise.all([
+      this.store.getMessage(messageId),
+      this.store.listFiles(messageId),
+      this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId),
+    ]);
+    if (!found) throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
+    const msg = found;
     if (msg.state === 'queued') return;
     const now = this.clock();
     if (msg.expiryMs <= now.getTime()) {
@@ -412,10 +419,6 @@ export class OutgoingService {
         `ExpectedResponseDateTime ${msg.expiry} has been exceeded. Please resend the message`,
       );
     }
-    const [files, summary] = await Promise.all([
-      this.store.listFiles(messageId),
-      this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId),
-    ]);
     if (msg.type === 'arkivmelding') {
       if (!files.length) throw Errors.missingFile('There must always be at least one attachment');
       if (!files.some((f) => f.filename === ARKIVMELDING_FILENAME)) {
