@@ -189,7 +189,13 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   });
   app.addHook('onClose', async () => {
     stopSweeper?.();
-    if (!deps.queue) await queue.close();
+    // A queue closed while its connection is still starting reports that failure later, with no listener
+    // left: the process would crash. Let it finish starting first.
+    if (!deps.queue)
+      await queue.waitUntilReady().then(
+        () => queue.close(),
+        () => queue.close(),
+      );
     await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });

@@ -19,9 +19,16 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 const cleanups: (() => Promise<unknown>)[] = [];
 let stopping = false;
 
+let stoppingSince = 0;
+
 async function stopAll(code: number): Promise<never> {
-  if (stopping) process.exit(code);
+  if (stopping) {
+    // Ctrl-C reaches us twice at once (from the terminal, and relayed by npm/tsx): only a later one forces the exit.
+    if (Date.now() - stoppingSince > 2000) process.exit(code);
+    return new Promise<never>(() => {});
+  }
   stopping = true;
+  stoppingSince = Date.now();
   // Each step has a deadline, so a stuck close never keeps the demo (and what it started) alive.
   for (const fn of cleanups.reverse()) {
     let timer: NodeJS.Timeout | undefined;
@@ -34,8 +41,8 @@ async function stopAll(code: number): Promise<never> {
   say('Demo stopped.');
   process.exit(code);
 }
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
 
 /** The preferred port when it is free, else any free one. */
 function portOr(preferred: number): Promise<number> {

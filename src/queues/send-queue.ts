@@ -1,5 +1,5 @@
 import type { ConnectionOptions, Queue } from 'bullmq';
-import { bullmq } from './bullmq.js';
+import { bullmq, handleErrors } from './bullmq.js';
 
 export const SEND_QUEUE = 'send';
 
@@ -12,14 +12,16 @@ export interface SendJobData {
 }
 
 export function createSendQueue(connection: ConnectionOptions, prefix: string): Queue<SendJobData> {
-  return new bullmq.Queue<SendJobData>(SEND_QUEUE, {
-    connection,
-    prefix: `${prefix}bull`,
-    defaultJobOptions: {
-      removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 30 * 24 * 3600, count: 50_000 },
-    },
-  });
+  return handleErrors(
+    new bullmq.Queue<SendJobData>(SEND_QUEUE, {
+      connection,
+      prefix: `${prefix}bull`,
+      defaultJobOptions: {
+        removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+        removeOnFail: { age: 30 * 24 * 3600, count: 50_000 },
+      },
+    }),
+  );
 }
 
 /** Resolves once Redis has the job: the send request is only acknowledged after this. */

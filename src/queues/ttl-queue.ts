@@ -1,5 +1,5 @@
 import type { ConnectionOptions, Queue } from 'bullmq';
-import { bullmq } from './bullmq.js';
+import { bullmq, handleErrors } from './bullmq.js';
 
 export const TTL_QUEUE = 'ttl';
 export const TTL_SWEEP_SCHEDULER = 'ttl-sweep';
@@ -13,16 +13,18 @@ export interface TtlJobData {
 }
 
 export function createTtlQueue(connection: ConnectionOptions, prefix: string): Queue<TtlJobData> {
-  return new bullmq.Queue<TtlJobData>(TTL_QUEUE, {
-    connection,
-    prefix: `${prefix}bull`,
-    defaultJobOptions: {
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-    },
-  });
+  return handleErrors(
+    new bullmq.Queue<TtlJobData>(TTL_QUEUE, {
+      connection,
+      prefix: `${prefix}bull`,
+      defaultJobOptions: {
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 24 * 3600, count: 1000 },
+        removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+      },
+    }),
+  );
 }
 
 /** Schedules the message's expiry check for its expectedResponseDateTime (now, when already past). */

@@ -1,7 +1,7 @@
 import type { ConnectionOptions, Queue } from 'bullmq';
 import { type EventFacts, matches } from '../domain/subscriptions.js';
 import type { Subscription } from '../store/subscriptions.js';
-import { bullmq } from './bullmq.js';
+import { bullmq, handleErrors } from './bullmq.js';
 
 export const WEBHOOK_QUEUE = 'webhooks';
 
@@ -17,16 +17,18 @@ export function createWebhookQueue(
   prefix: string,
   opts: { maxAttempts: number; retryBaseMs: number },
 ): Queue<WebhookJobData> {
-  return new bullmq.Queue<WebhookJobData>(WEBHOOK_QUEUE, {
-    connection,
-    prefix: `${prefix}bull`,
-    defaultJobOptions: {
-      attempts: opts.maxAttempts,
-      backoff: { type: 'exponential', delay: opts.retryBaseMs },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-    },
-  });
+  return handleErrors(
+    new bullmq.Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+      connection,
+      prefix: `${prefix}bull`,
+      defaultJobOptions: {
+        attempts: opts.maxAttempts,
+        backoff: { type: 'exponential', delay: opts.retryBaseMs },
+        removeOnComplete: { age: 24 * 3600, count: 10_000 },
+        removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+      },
+    }),
+  );
 }
 
 /** Queues each event for every subscription that wants it, in one addBulk; returns how many jobs. */

@@ -4,7 +4,7 @@ import type { Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 import { unreadDescription } from '../domain/subscriptions.js';
 import { formatOslo } from '../domain/time.js';
-import { bullmq } from '../queues/bullmq.js';
+import { bullmq, handleErrors } from '../queues/bullmq.js';
 import { Crypto } from '../store/crypto.js';
 import { NoticeStore } from '../store/notices.js';
 import { createRedis } from '../store/redis.js';
@@ -84,7 +84,7 @@ export class DigestWorker {
     const { default: nodemailer } = await import('nodemailer');
     this.transport = nodemailer.createTransport(this.config.SMTP_URL);
     const opts = { connection: this.conn, prefix: `${prefix}bull` };
-    this.queue = new bullmq.Queue(DIGEST_QUEUE, opts);
+    this.queue = handleErrors(new bullmq.Queue(DIGEST_QUEUE, opts));
     await this.queue.upsertJobScheduler(
       'notice-digest',
       { every: this.config.NOTICE_DIGEST_INTERVAL_MS },

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
 import { parseDateTime } from '../domain/time.js';
-import { bullmq } from '../queues/bullmq.js';
+import { bullmq, handleErrors } from '../queues/bullmq.js';
 import { createSendQueue, type SendJobData, sendJobId } from '../queues/send-queue.js';
 import { createTtlQueue, TTL_QUEUE, TTL_SWEEP_SCHEDULER, type TtlJobData } from '../queues/ttl-queue.js';
 import { Crypto } from '../store/crypto.js';
@@ -80,6 +80,9 @@ export class TtlWorker {
     });
     this.worker.on('failed', (job, err) =>
       this.log?.warn({ jobId: job?.id, err: { name: err.name, message: err.message } }, 'ttl job failed'),
+    );
+    handleErrors(this.worker, (err) =>
+      this.log?.warn({ err: { name: err.name, message: err.message } }, 'ttl worker error'),
     );
     await this.worker.waitUntilReady();
     // One scheduler per cluster, whatever the number of processes that upsert it.

@@ -2,7 +2,7 @@ import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { formatOslo } from '../domain/time.js';
-import { bullmq } from '../queues/bullmq.js';
+import { bullmq, handleErrors } from '../queues/bullmq.js';
 import { createWebhookQueue, fanOut, type WebhookJobData } from '../queues/webhook-queue.js';
 import { Crypto } from '../store/crypto.js';
 import { NoticeStore, type UnreadRecord } from '../store/notices.js';
@@ -52,7 +52,7 @@ export class UnreadWatchdog {
       retryBaseMs: this.config.WEBHOOK_RETRY_BASE_MS,
     });
     const opts = { connection: this.conn, prefix: `${prefix}bull` };
-    this.queue = new bullmq.Queue(WATCHDOG_QUEUE, opts);
+    this.queue = handleErrors(new bullmq.Queue(WATCHDOG_QUEUE, opts));
     await this.queue.upsertJobScheduler(
       'unread-watchdog',
       { every: this.config.UNREAD_CHECK_INTERVAL_MS },
