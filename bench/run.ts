@@ -39,6 +39,11 @@ const TARGET_RATIO = 0.6;
 const TARGET_P99_FACTOR = 2;
 const TARGET_IDLE_RSS_MB = 80;
 const TARGET_LOAD_RSS_MB = 150;
+/**
+ * The small-footprint setting the README offers (NODE_OPTIONS): a capped old generation (V8 then collects
+ * before it grows far) and smaller young-generation semi-spaces. Measured beside the default.
+ */
+export const SMALL_HEAP_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=8'];
 const TARGET_UPLOAD_GROWTH_MB = 32;
 const TARGET_ARK_MEDIAN_MS = 20;
 const TARGET_REFUSED_MS = 100;
@@ -143,6 +148,7 @@ const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-'
 function printReport(
   ours: Outcome<LoadResult>,
   bare: Outcome<LoadResult>,
+  small: Outcome<LoadResult>,
   upload: Outcome<UploadRssResult>,
   bareUpload: Outcome<UploadRssResult>,
   ark: Outcome<ArkivmeldingFigures | null>,
@@ -150,8 +156,10 @@ function printReport(
 ): void {
   const o = ours.ok ? ours.value : undefined;
   const b = bare.ok ? bare.value : undefined;
-  const row = (label: string, a: string, c: string) =>
-    `  ${label.padEnd(34)}${a.padStart(16)}${c.padStart(16)}`;
+  const sm = small.ok ? small.value : undefined;
+  const row = (label: string, a: string, c: string, d = '') =>
+    `  ${label.padEnd(34)}${a.padStart(16)}${c.padStart(16)}${d.padStart(16)}`;
+  const both = (f: (r: LoadResult) => string) => [o ? f(o) : '-', b ? f(b) : '-', sm ? f(sm) : '-'] as const;
   const lines = [
     '',
     `Whole messages (create + PUT arkivmelding.xml + PUT 100 KB + send), ${load.clients} keep-alive clients,`,
@@ -159,41 +167,43 @@ function printReport(
     '  ours = node dist/src/server.js (buildApp + startBackground); bare = bench/bare-ceiling.ts; both on one',
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
-    row('', 'ours', 'bare'),
+    `  ours small heap = the same with NODE_OPTIONS="${SMALL_HEAP_FLAGS.join(' ')}", interleaved in the same run`,
+    row('', 'ours', 'bare', 'ours small heap'),
     ...(o && b
       ? o.slices.map((x, i) => {
           const y = b.slices[i];
           const r = y ? Math.round((x / y) * 100) / 100 : Number.NaN;
-          return row(`pair ${i + 1}: messages / s (ratio ${fmt(r)})`, fmt(x), fmt(y));
+          const z = sm?.slices[i];
+          const rz = y && z !== undefined ? Math.round((z / y) * 100) / 100 : Number.NaN;
+          return row(`pair ${i + 1}: messages / s (ratio ${fmt(r)} / ${fmt(rz)})`, fmt(x), fmt(y), fmt(z));
         })
       : []),
-    row('accepted messages / s', fmt(o?.messagesPerSecond), fmt(b?.messagesPerSecond)),
-    row('messages in window', fmt(o?.messages), fmt(b?.messages)),
-    row('requests / s (all 200)', fmt(o?.requestsPerSecond), fmt(b?.requestsPerSecond)),
-    row('errors', fmt(o?.errors), fmt(b?.errors)),
+    row('accepted messages / s', ...both((r) => fmt(r.messagesPerSecond))),
+    row('messages in window', ...both((r) => fmt(r.messages))),
+    row('requests / s (all 200)', ...both((r) => fmt(r.requestsPerSecond))),
+    row('errors', ...both((r) => fmt(r.errors))),
     ...STEPS.map((s) =>
-      row(
-        `${s} p50 / p99 ms`,
-        o ? `${o.latency[s].p50} / ${o.latency[s].p99}` : '-',
-        b ? `${b.latency[s].p50} / ${b.latency[s].p99}` : '-',
-      ),
+      row(`${s} p50 / p99 ms`, ...both((r) => `${r.latency[s].p50} / ${r.latency[s].p99}`)),
     ),
-    row(
-      'whole message p50 / p99 ms',
-      o ? `${o.message.p50} / ${o.message.p99}` : '-',
-      b ? `${b.message.p50} / ${b.message.p99}` : '-',
-    ),
-    row('server CPU ms / message', fmt(o?.serverCpuMsPerMessage), fmt(b?.serverCpuMsPerMessage)),
-    row('server RSS idle MB', fmt(o?.rss.baselineMb), fmt(b?.rss.baselineMb)),
-    row('server peak RSS during load MB', fmt(o?.rss.peakMb), fmt(b?.rss.peakMb)),
+    row('whole message p50 / p99 ms', ...both((r) => `${r.message.p50} / ${r.message.p99}`)),
+    row('server CPU ms / message', ...both((r) => fmt(r.serverCpuMsPerMessage))),
+    row('server RSS idle MB', ...both((r) => fmt(r.rss.baselineMb))),
+    row('server peak RSS during load MB', ...both((r) => fmt(r.rss.peakMb))),
     `  ratio ours/bare: ${ratio === null ? '-' : ratio}  (target >= ${TARGET_RATIO})  ${ratio === null ? 'MISS' : verdict(ratio >= TARGET_RATIO)}`,
   ];
-  if (o && b) {
+  if (b) {
     const p99Limit = TARGET_P99_FACTOR * b.message.p99;
-    lines.push(
-      `  whole-message p99 ours ${o.message.p99} ms (target <= ${TARGET_P99_FACTOR} x bare = ${Math.round(p99Limit)} ms)  ${verdict(o.message.p99 <= p99Limit)}`,
-      `  RSS ours idle ${o.rss.baselineMb} MB (target <= ${TARGET_IDLE_RSS_MB})  ${verdict(o.rss.baselineMb <= TARGET_IDLE_RSS_MB)}, under load ${o.rss.peakMb} MB (target <= ${TARGET_LOAD_RSS_MB})  ${verdict(o.rss.peakMb <= TARGET_LOAD_RSS_MB)}`,
-    );
+    for (const [name, x] of [
+      ['ours', o],
+      ['ours small heap', sm],
+    ] as const) {
+      if (!x) continue;
+      const r = b.messagesPerSecond ? Math.round((x.messagesPerSecond / b.messagesPerSecond) * 100) / 100 : 0;
+      lines.push(
+        `  ${name}: ratio ${r} (target >= ${TARGET_RATIO})  ${verdict(r >= TARGET_RATIO)}; whole-message p99 ${x.message.p99} ms (target <= ${TARGET_P99_FACTOR} x bare = ${Math.round(p99Limit)} ms)  ${verdict(x.message.p99 <= p99Limit)}`,
+        `    RSS idle ${x.rss.baselineMb} MB (target <= ${TARGET_IDLE_RSS_MB})  ${verdict(x.rss.baselineMb <= TARGET_IDLE_RSS_MB)}, under load ${x.rss.peakMb} MB (target <= ${TARGET_LOAD_RSS_MB})  ${verdict(x.rss.peakMb <= TARGET_LOAD_RSS_MB)}`,
+      );
+    }
   }
   for (const [name, r] of [
     ['ours', ours],
@@ -329,7 +339,9 @@ type Clean = (...names: string[]) => Promise<void>;
 
 async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
   const perServer = load.warmupSeconds + load.seconds + load.rounds * 0.5;
-  console.log(`bench: ours and bare, ${load.clients} clients, about ${Math.ceil(2 * perServer)} s ...`);
+  console.log(
+    `bench: ours, bare and ours small heap, ${load.clients} clients, about ${Math.ceil(3 * perServer)} s ...`,
+  );
   const servers: ServerProcess[] = [];
   let ownRedis: OwnRedis | undefined;
   const loadOutcome = await attempt('whole-message load', async () => {
@@ -339,15 +351,19 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     // The default log level, as deployed: per-request logging is part of the cost.
     servers.push(await startBuiltServer({ ...envFor('ours'), ...redisEnv, LOG_LEVEL: 'info' }));
     servers.push(await startServer('bare', { ...envFor('bare'), ...redisEnv }));
+    servers.push(
+      await startBuiltServer({ ...envFor('small'), ...redisEnv, LOG_LEVEL: 'info' }, SMALL_HEAP_FLAGS),
+    );
     return runInterleaved(servers, load);
   });
   for (const s of servers) await s.stop();
   await ownRedis?.stop();
-  await clean('ours', 'bare');
+  await clean('ours', 'bare', 'small');
   const pick = (i: number): Outcome<LoadResult> =>
     loadOutcome.ok ? { ok: true, value: loadOutcome.value[i]! } : { ok: false, error: loadOutcome.error };
   const ours = pick(0);
   const bare = pick(1);
+  const small = pick(2);
 
   const skipped = <T>(): Outcome<T> => ({ ok: false, error: 'skipped (--load-only)' });
   let upload: Outcome<UploadRssResult> = skipped();
@@ -367,13 +383,14 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     ours.ok && bare.ok && bare.value.messagesPerSecond > 0
       ? Math.round((ours.value.messagesPerSecond / bare.value.messagesPerSecond) * 100) / 100
       : null;
-  printReport(ours, bare, upload, bareUpload, ark, ratio);
+  printReport(ours, bare, small, upload, bareUpload, ark, ratio);
   const value = <T>(r: Outcome<T>) => (r.ok ? r.value : { error: r.error });
   console.log(
     `BENCH_JSON ${JSON.stringify({
       load,
       ours: value(ours),
       bare: value(bare),
+      smallHeap: { flags: SMALL_HEAP_FLAGS, ...value(small) },
       ratio,
       ratioPass: ratio !== null && ratio >= TARGET_RATIO,
       upload: value(upload),

@@ -117,15 +117,22 @@ export function buildOnce(): void {
  * The production entry point, `node dist/src/server.js` (buildApp + startBackground), with `env` on a free
  * port; resolves once /health/ready answers 200. Stopped with SIGTERM like a container would be.
  */
-export async function startBuiltServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function startBuiltServer(
+  env: Record<string, string>,
+  extraFlags: string[] = [],
+): Promise<ServerProcess> {
   buildOnce();
   const port = await freePort();
-  const child = spawn(process.execPath, [...startFlags(), ...childNodeFlags, 'dist/src/server.js'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    // Log lines (stdout) are written as in production but not shown; errors (stderr) are.
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...startFlags(), ...extraFlags, ...childNodeFlags, 'dist/src/server.js'],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      // Log lines (stdout) are written as in production but not shown; errors (stderr) are.
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
