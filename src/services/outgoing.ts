@@ -448,10 +448,13 @@ export class OutgoingService {
     const state = await this.store.claimSend(messageId);
     if (state === '') throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
     if (state === 'queued') return;
-    await this.enqueueStep(messageId, () => enqueueSend(this.queue, messageId));
-    // Expires the message at its expectedResponseDateTime if it is not delivered by then; a failure here
-    // leaves the state 'queuing', so the client's retry of send completes it.
-    await this.enqueueStep(messageId, () => this.scheduleTtl?.(messageId, msg.expiryMs, now.getTime()));
+    // The send job, and the expiry job that expires the message at its expectedResponseDateTime if it is not
+    // delivered by then, go out together (one round trip); a failure of either leaves the state 'queuing', so the
+    // client's retry of send completes it. Both are in Redis before the state says queued and before we answer.
+    await Promise.all([
+      this.enqueueStep(messageId, () => enqueueSend(this.queue, messageId)),
+      this.enqueueStep(messageId, () => this.scheduleTtl?.(messageId, msg.expiryMs, now.getTime())),
+    ]);
     await this.store.setState(messageId, 'queued');
   }
 
