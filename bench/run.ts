@@ -25,7 +25,7 @@ import { runUploadRss, type UploadRssResult } from './upload-rss.js';
 import { runWebhookBench, type WebhookFigures } from './webhooks.js';
 
 /**
- * npm run bench [-- SECTION...] [--load-only] [--seconds 15 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
+ * npm run bench [-- SECTION...] [--load-only] [--seconds 30 --warmup 3 --rounds 3 --clients 32 --upload-mb 200 --cpu-prof DIR]
  *                [--conversations 100000 --list-requests 1000]
  * Sections (all by default): `messages` — whole-message throughput of the service against a bare Fastify server
  * doing the same storage work, the service's memory while a large file is uploaded, and the arkivmelding figures;
@@ -77,7 +77,7 @@ const webhookConversations = Math.floor(
   bounded(args['webhook-conversations'], 1000, 10, 100_000, 'webhook-conversations'),
 );
 const load: LoadOptions = {
-  seconds: bounded(args.seconds, 15, 1, 120, 'seconds'),
+  seconds: bounded(args.seconds, 30, 1, 120, 'seconds'),
   warmupSeconds: bounded(args.warmup, 3, 0, 30, 'warmup'),
   clients: Math.floor(bounded(args.clients, 32, 1, 256, 'clients')),
   rounds: Math.floor(bounded(args.rounds, 3, 1, 20, 'rounds')),
