@@ -11,7 +11,9 @@ import { loadConfig } from '../src/config.js';
 import { formatOslo } from '../src/domain/time.js';
 import { startAddressServiceSandbox } from '../src/sandbox/address-service.js';
 import { ORG_DPV_TAUSHETSBELAGT, ORG_SENDER } from '../src/sandbox/address-service-seed.js';
+import { startAltinnSandbox } from '../src/sandbox/altinn.js';
 import { Crypto } from '../src/store/crypto.js';
+import { DeliveryStore } from '../src/store/delivery.js';
 import { Store } from '../src/store/store.js';
 import { startBackground } from '../src/workers/index.js';
 import { arkivmeldingXml, sbd, TAUSHETSBELAGT } from '../test/helpers/messages.js';
@@ -89,7 +91,8 @@ async function bareCeiling(url: string, events: number): Promise<number> {
 }
 
 /**
- * Redis bytes of finished conversations (created, uploaded and sent through the API, then SENDT, LEVERT, LEST):
+ * Redis bytes of finished conversations (created, uploaded and sent through the API, sent to the sandbox Altinn by
+ * the send worker, then LEVERT and LEST from the status poller):
  * MEMORY USAGE of their own keys, plus their share of the keys they share with others (lookup buckets, sorted-set
  * indexes, the events stream: the key's bytes over its number of entries, per entry of theirs).
  */
@@ -116,6 +119,7 @@ async function memoryPerConversation(redis: Redis, prefix: string, store: Store,
       ['message files', `out:${mid}:files`],
       ['message files', `out:${mid}:ark`],
       ['unread watch', `unread:m:${mid}`],
+      ['delivery (dpv)', `dpv:${mid}`],
     ] as const) {
       add(kind, await usage(`${prefix}${key}`));
     }
@@ -127,9 +131,12 @@ async function memoryPerConversation(redis: Redis, prefix: string, store: Store,
     await zshare('list indexes', `conv:st:${facet}`);
     await zshare('list indexes', `conv:rcv:${conv.receiverIdentifier}:${facet}`);
     for (const s of statuses) await zshare('list indexes', `status:by:${s.status}`);
-    await zshare('message indexes', 'out:index');
-    await zshare('message indexes', `out:rcv:${conv.receiverIdentifier}`);
+    // A sent message has left its indexes with the rest of it.
+    for (const key of ['out:index', `out:rcv:${conv.receiverIdentifier}`]) {
+      if ((await redis.zscore(`${prefix}${key}`, mid)) !== null) await zshare('message indexes', key);
+    }
     if ((await store.expiryIndexed(mid)) !== null) await zshare('expiry index', 'ttl:due');
+    if ((await new DeliveryStore(store).nextPollAt(mid)) !== null) await zshare('delivery (dpv)', 'dpv:poll');
     add('status events stream', streamShare * statuses.length);
   }
   for (const k of Object.keys(byKind)) byKind[k] = Math.round(byKind[k]! / mids.length);
@@ -142,6 +149,8 @@ export async function runWebhookBench(
   opts: { conversations: number } = { conversations: 1000 },
 ): Promise<WebhookFigures> {
   const sandbox = await startAddressServiceSandbox();
+  const altinnToken = randomBytes(12).toString('hex');
+  const altinn = await startAltinnSandbox({ staticTokens: [altinnToken], publishDelayMs: 20 });
   const dataDir = mkdtempSync(join(tmpdir(), 'eip-bench-wh-'));
   const config = loadConfig({
     ORG_NUMBER: ORG_SENDER,
@@ -153,6 +162,12 @@ export async function runWebhookBench(
     API_AUTH: 'none',
     LOG_LEVEL: 'error',
     WEBHOOK_RETRY_BASE_MS: '100',
+    ALTINN_CORRESPONDENCE_URL: altinn.correspondenceUrl,
+    ALTINN_TOKEN: altinnToken,
+    STATUS_POLL_INTERVAL_MS: '20',
+    STATUS_POLL_MAX_INTERVAL_MS: '50',
+    // A kvittering is a conversation of its own (incoming); left out so the event count stays 4 per conversation.
+    GENERATE_RECEIPTS: 'false',
   });
   const app = await buildApp(config, {
     logStream: { write: () => true } as unknown as NodeJS.WritableStream,
@@ -168,7 +183,13 @@ export async function runWebhookBench(
     });
     if (sub.statusCode !== 200) throw new Error(`subscription: ${sub.statusCode} ${sub.body}`);
 
-    // Finished conversations through the real API, for the memory figure.
+    // Finished conversations through the real API and the Digital Post worker, for the memory figure. Only the
+    // send worker and the status poller run: the status events wait in the stream for the timed part.
+    const dpv = await startBackground(config, {
+      log: pino({ level: 'silent' }),
+      parts: { send: true, statusPoll: true },
+    });
+    const delivery = new DeliveryStore(store);
     const finished: string[] = [];
     for (let i = 0; i < 20; i++) {
       const c = await app.inject({
@@ -195,9 +216,28 @@ export async function runWebhookBench(
       }
       if ((await app.inject({ method: 'POST', url: `/api/messages/out/${mid}` })).statusCode !== 200)
         throw new Error('send');
-      for (const s of ['SENDT', 'LEVERT', 'LEST'] as const) await store.addStatus(mid, s);
       finished.push(mid);
     }
+    const has = async (mid: string, status: 'LEVERT' | 'LEST') =>
+      (await store.hasStatus(mid, status)) === true;
+    const waitAll = async (what: string, pred: (mid: string) => Promise<boolean>) => {
+      const deadline = Date.now() + 120_000;
+      for (const mid of finished) {
+        while (!(await pred(mid))) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} of ${mid}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    };
+    await waitAll('LEVERT', (mid) => has(mid, 'LEVERT'));
+    for (const mid of finished) {
+      const c = altinn.correspondences().find((x) => x.idempotentKey?.toLowerCase() === mid);
+      if (!c) throw new Error(`no correspondence for ${mid}`);
+      await altinn.read(c.correspondenceId);
+    }
+    await waitAll('LEST', (mid) => has(mid, 'LEST'));
+    await waitAll('the end of polling', async (mid) => (await delivery.nextPollAt(mid)) === null);
+    await dpv.close();
 
     // Conversations written straight to the store: OPPRETTET, SENDT, LEVERT, LEST = four events each.
     const now = new Date();
@@ -267,6 +307,7 @@ export async function runWebhookBench(
     await app.close();
     await rec.app.close();
     await sandbox.close();
+    await altinn.close();
     store.redis.disconnect();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -15,6 +15,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { AddressServiceClient } from './adapters/address-service.js';
+import { addressServiceTokens, maskinportenOf } from './adapters/tokens.js';
 import type { Config } from './config.js';
 import { guardApiRoutes, protectedApi } from './plugins/auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/errors.js';
@@ -137,6 +138,8 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
   const store = new Store(redis, prefix, sealing);
   const files = new FileStore(config.DATA_DIR, sealing.fileKey);
+  // Without a configured token the address service gets a Maskinporten token (SERVICE_REGISTRY_SCOPE), if set up.
+  const srTokens = addressServiceTokens(config, maskinportenOf(config));
   const addressService =
     deps.addressService ??
     new AddressServiceClient({
@@ -145,6 +148,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       timeoutMs: config.SERVICE_REGISTRY_TIMEOUT_MS,
       cacheSeconds: config.SERVICE_REGISTRY_CACHE_SECONDS,
       ...(config.SERVICE_REGISTRY_TOKEN ? { bearerToken: config.SERVICE_REGISTRY_TOKEN } : {}),
+      ...(srTokens && !config.SERVICE_REGISTRY_TOKEN ? { tokenSource: srTokens } : {}),
       log: app.log,
     });
   const queue = deps.queue ?? createSendQueue(redis, prefix);
@@ -191,11 +195,19 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     stopSweeper?.();
     // A queue closed while its connection is still starting reports that failure later, with no listener
     // left: the process would crash. Let it finish starting first.
-    if (!deps.queue)
-      await queue.waitUntilReady().then(
-        () => queue.close(),
-        () => queue.close(),
-      );
+    // Bounded: with Redis away the connection keeps retrying and never finishes starting (the queue's error
+    // listener takes what it reports after the close).
+    if (!deps.queue) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        queue.waitUntilReady().catch(() => undefined),
+        new Promise((r) => {
+          timer = setTimeout(r, 2000);
+        }),
+      ]);
+      clearTimeout(timer);
+      await queue.close();
+    }
     await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
   });

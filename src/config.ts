@@ -126,6 +126,37 @@ export const configSchema = z.object({
   AUTH_LOCKOUT_MS: int(60_000, 0),
   ERROR_EXCEPTION_STYLE: z.enum(['short', 'fqcn']).default('short'),
   SHUTDOWN_TIMEOUT_MS: int(10000, 100),
+  // ---- Digital Post (Altinn 3 Correspondence) ----
+  ALTINN_CORRESPONDENCE_URL: z
+    .url({ protocol: /^https?$/ })
+    .regex(/\/correspondence\/api\/v1\/?$/, 'must end in /correspondence/api/v1')
+    .default('https://platform.tt02.altinn.no/correspondence/api/v1'),
+  ALTINN_TOKEN: z.string().min(1).optional(),
+  ALTINN_TOKEN_EXCHANGE_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://platform.tt02.altinn.no/authentication/api/v1/exchange/maskinporten'),
+  ALTINN_TIMEOUT_MS: int(30000, 100),
+  ALTINN_UPLOAD_TIMEOUT_MS: int(600000, 100),
+  MASKINPORTEN_TOKEN_URL: z.url({ protocol: /^https?$/ }).default('https://test.maskinporten.no/token'),
+  MASKINPORTEN_AUDIENCE: z.string().min(1).optional(),
+  MASKINPORTEN_CLIENT_ID: z.string().min(1).optional(),
+  MASKINPORTEN_KEY: z.string().min(1).optional(),
+  MASKINPORTEN_KID: z.string().min(1).optional(),
+  MASKINPORTEN_SCOPE: z.string().min(1).default('altinn:correspondence.write altinn:serviceowner'),
+  SERVICE_REGISTRY_SCOPE: z.string().min(1).optional(),
+  SEND_CONCURRENCY: int(4, 1),
+  SEND_RETRY_BASE_MS: int(20000, 1),
+  SEND_RETRY_MAX_MS: int(3600000, 1),
+  SEND_JOB_LOCK_MS: int(60000, 200),
+  STATUS_POLL_INTERVAL_MS: int(60000, 10),
+  STATUS_POLL_MAX_INTERVAL_MS: int(3600000, 10),
+  STATUS_POLL_RAMP_MS: int(30 * 24 * 3600000, 1),
+  STATUS_POLL_PAGE_SIZE: int(500, 1),
+  GENERATE_RECEIPTS: bool(true),
+  DPV_DAYS_TO_REPLY: int(7, 0),
+  DPV_NOTIFICATION_CHANNEL: z.enum(['Email', 'Sms', 'EmailAndSms']).default('EmailAndSms'),
+  DPV_EMAIL_SUBJECT: z.string().min(1).max(512).default('Melding mottatt i Altinn'),
+  DPV_REMINDER_CHECK_MS: int(7 * 24 * 3600000 + 3600000, 0),
   IN_LOCK_TIMEOUT_MS: int(5 * 60_000, 100),
   TTL_SWEEP_INTERVAL_MS: int(30_000, 100),
   WEBHOOK_MAX_ATTEMPTS: int(5, 1),
@@ -157,6 +188,18 @@ function authProblems(input: Record<string, string>): string[] {
     .map((k) => `${k} is required (or set API_AUTH=none explicitly)`);
 }
 
+/** Maskinporten needs both a client id and a key; one without the other is a mistake. */
+function maskinportenProblems(input: Record<string, string>): string[] {
+  const id = Boolean(input.MASKINPORTEN_CLIENT_ID);
+  const key = Boolean(input.MASKINPORTEN_KEY);
+  if (id === key) return [];
+  return [
+    id
+      ? 'MASKINPORTEN_KEY is required with MASKINPORTEN_CLIENT_ID'
+      : 'MASKINPORTEN_CLIENT_ID is required with MASKINPORTEN_KEY',
+  ];
+}
+
 export type Config = z.output<typeof configSchema>;
 
 export class ConfigError extends Error {
@@ -179,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? []
       : parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'} ${i.message}`)),
     ...authProblems(input),
+    ...maskinportenProblems(input),
     ...emailProblems(input),
   ].map((p) => p.replace(/^(\S+) Invalid input: /, '$1 '));
   if (!parsed.success || problems.length) throw new ConfigError(problems);

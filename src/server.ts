@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startBackground } from './workers/index.js';
 
-/** Entry point: HTTP API (the Digital Post worker joins this process when ROLE includes it). */
+/** Entry point: HTTP API plus the background work (TTL, send worker, status poller). */
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {

@@ -29,6 +29,8 @@ export interface AddressServiceOptions {
   maxCacheEntries?: number;
   /** Bearer token (e.g. a Maskinporten access token) the address service requires; wins over URL credentials. */
   bearerToken?: string;
+  /** Fetches the bearer token per request (Maskinporten, cached there); used when bearerToken is not given. */
+  tokenSource?: { get(): Promise<string>; invalidate(token: string): void };
 }
 
 export interface LookupParams {
@@ -247,16 +249,23 @@ export class AddressServiceClient {
     const accept = this.opts.verify ? 'application/jose, application/json' : 'application/json';
     this.stats.requests++;
     const started = this.now();
-    let status: number;
-    let body: string;
+    let status = 0;
+    let body = '';
     try {
-      const res = await this.http(url, {
-        method: 'GET',
-        headers: { ...this.headers, accept },
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
-      status = res.status;
-      body = await res.text();
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const token =
+          this.opts.tokenSource && !this.opts.bearerToken ? await this.opts.tokenSource.get() : undefined;
+        const res = await this.http(url, {
+          method: 'GET',
+          headers: { ...this.headers, ...(token ? { authorization: `Bearer ${token}` } : {}), accept },
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
+        status = res.status;
+        body = await res.text();
+        // A stale Maskinporten token: drop it and ask once more with a fresh one.
+        if (status !== 401 || !token) break;
+        this.opts.tokenSource?.invalidate(token);
+      }
     } catch (err) {
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       const e = timedOut

@@ -79,3 +79,10 @@ export function conversationEffects(status: Status): { finished?: true; pollable
 }
 
 export const TTL_EXPIRED_DESCRIPTION = 'Levetiden for meldingen er utgått. Må sendes på nytt';
+
+/** LEVETID_UTLOPT's description for an outgoing message, with the last failed attempt's reason when there was one. */
+export function ttlExpiredDescription(lastError?: string): string {
+  return lastError
+    ? `${TTL_EXPIRED_DESCRIPTION}. Siste forsøk mot Altinn feilet: ${lastError}`
+    : TTL_EXPIRED_DESCRIPTION;
+}

@@ -74,9 +74,22 @@ export const conversationSchema = z
       }),
     ),
     warnings: z
-      .array(z.object({ path: z.string().optional(), code: z.string(), message: z.string() }))
+      .array(
+        z.object({
+          field: z.string().optional(),
+          path: z.string().optional(),
+          code: z.string(),
+          message: z.string(),
+        }),
+      )
       .optional()
-      .describe('Problems recorded without refusing the message (e.g. an antallFiler mismatch)'),
+      .describe(
+        'Problems recorded without refusing the message (e.g. an antallFiler mismatch, a confidential notification text that does not say what access is needed, nobody notified)',
+      ),
+    notificationOutcome: z
+      .string()
+      .optional()
+      .describe("Digital Post: whether Altinn's e-mail/SMS notification reached anyone, once known"),
   })
   .meta({ id: 'Conversation' });
 

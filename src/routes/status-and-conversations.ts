@@ -24,7 +24,7 @@ function publicStatus(s: Awaited<ReturnType<Store['listStatuses']>>['items'][num
 }
 
 function withStatuses(c: ConversationRecord, statuses: StatusRecord[]) {
-  const { lastUpdateMs: _l, pollable: _p, warnings, ...rest } = c;
+  const { lastUpdateMs: _l, pollable: _p, warnings, notificationOutcome, ...rest } = c;
   return {
     ...rest,
     messageStatuses: statuses.map((s) => ({
@@ -34,6 +34,7 @@ function withStatuses(c: ConversationRecord, statuses: StatusRecord[]) {
       ...(s.description ? { description: s.description } : {}),
     })),
     ...(warnings.length ? { warnings } : {}),
+    ...(notificationOutcome ? { notificationOutcome } : {}),
   };
 }
 

@@ -1,24 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { CORRESPONDENCE_STATUSES, type CorrespondenceStatus } from '../domain/correspondence-status.js';
 import type { CorrespondenceRequest, NotificationChannel, NotificationRequest } from './altinn-validation.js';
 
-/** Altinn's correspondence statuses in enum order: the current status is the highest one that is not Fetched. */
-export const CORRESPONDENCE_STATUSES = [
-  'Initialized',
-  'ReadyForPublish',
-  'Published',
-  'Fetched',
-  'Read',
-  'Replied',
-  'Confirmed',
-  'PurgedByRecipient',
-  'PurgedByAltinn',
-  'Archived',
-  'Reserved',
-  'Failed',
-  'AttachmentsDownloaded',
-  'Forwarded',
-] as const;
-export type CorrespondenceStatus = (typeof CORRESPONDENCE_STATUSES)[number];
+// The current status is the highest one in CORRESPONDENCE_STATUSES' order that is not Fetched.
+export { CORRESPONDENCE_STATUSES, type CorrespondenceStatus };
 
 export interface StatusEntry {
   status: CorrespondenceStatus;

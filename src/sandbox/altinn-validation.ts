@@ -185,6 +185,11 @@ export function treeFromForm(fields: Record<string, string[]>): TreeObject {
 // ---------------------------------------------------------------------------------------------------------------
 // Reading typed values out of the tree, collecting attribute errors
 
+/** A value as an error message shows it; form trees have no prototype, so String() would throw on them. */
+function shown(v: Tree): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+}
+
 class Reader {
   readonly errors: ModelError[] = [];
 
@@ -228,7 +233,7 @@ class Reader {
     if (v === undefined || v === null || v === '') return undefined;
     if (typeof v === 'boolean') return v;
     if (typeof v === 'string' && /^(true|false)$/i.test(v.trim())) return v.trim().toLowerCase() === 'true';
-    return this.fail(path, `The value '${String(v)}' is not valid for ${lastName(path)}.`);
+    return this.fail(path, `The value '${shown(v)}' is not valid for ${lastName(path)}.`);
   }
 
   int(v: Tree | undefined, path: string): number | undefined {
@@ -236,7 +241,7 @@ class Reader {
     const n =
       typeof v === 'number' ? v : typeof v === 'string' && /^-?\d{1,9}$/.test(v.trim()) ? Number(v) : NaN;
     if (Number.isInteger(n)) return n;
-    return this.fail(path, `The value '${String(v)}' is not valid for ${lastName(path)}.`);
+    return this.fail(path, `The value '${shown(v)}' is not valid for ${lastName(path)}.`);
   }
 
   date(v: Tree | undefined, path: string): Date | undefined {
@@ -261,7 +266,7 @@ class Reader {
       const named = names.find((n) => n.toLowerCase() === v.trim().toLowerCase());
       if (named !== undefined) return named;
     }
-    return this.fail(path, `The value '${String(v)}' is not valid for ${lastName(path)}.`);
+    return this.fail(path, `The value '${shown(v)}' is not valid for ${lastName(path)}.`);
   }
 
   list(v: Tree | undefined, path: string): Tree[] {

@@ -60,6 +60,23 @@ export interface FilePart {
 
 const DPV = 'DPV';
 
+export const RECEIPT_NOT_SENT_DESCRIPTION =
+  'Kvitteringer sendes ikke over Altinn Digital Post (mottakeren kan ikke ta imot dem); registrert som levert uten sending.';
+
+/**
+ * A kvittering to a receiver reached over DPV is not sent (an Altinn inbox takes no receipts); it gets its
+ * statuses at once, as the reference does.
+ */
+export async function completeReceiptWithoutSending(
+  store: Store,
+  messageId: string,
+  now: Date,
+): Promise<void> {
+  await store.addStatus(messageId, 'SENDT', { description: RECEIPT_NOT_SENT_DESCRIPTION, now });
+  await store.addStatus(messageId, 'LEVERT', { now });
+  await store.addStatus(messageId, 'LEST', { now });
+}
+
 function formatSize(bytes: number): string {
   return bytes < 1024 * 1024 ? `${bytes}b` : `${Math.round(bytes / (1024 * 1024))}MB`;
 }
@@ -448,6 +465,11 @@ export class OutgoingService {
     const state = await this.store.claimSend(messageId);
     if (state === '') throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
     if (state === 'queued') return;
+    if (msg.type === 'arkivmelding_kvittering') {
+      await completeReceiptWithoutSending(this.store, messageId, this.clock());
+      await this.store.setState(messageId, 'queued');
+      return;
+    }
     // The send job, and the expiry job that expires the message at its expectedResponseDateTime if it is not
     // delivered by then, go out together (one round trip); a failure of either leaves the state 'queuing', so the
     // client's retry of send completes it. Both are in Redis before the state says queued and before we answer.

@@ -16,7 +16,8 @@ import {
  *   as \x01 + a digit, see store.ts), mr messageReference (only when it differs from c), mt messageTitle
  *   (only when not empty), u lastUpdate in epoch ms, lu lastUpdate text (only when it is not u in Oslo time),
  *   e expiry, dir O|I, sv serviceIdentifier, f finished, pl pollable, w warnings JSON (only when not empty),
- *   x externalSystemReference. Each status is `#{code}` = `{statusId}|{ms}`, with `#{code}:d` description,
+ *   x externalSystemReference (Digital Post: the Altinn correspondence id), no notificationOutcome (Digital Post,
+ *   once known). Each status is `#{code}` = `{statusId}|{ms}`, with `#{code}:d` description,
  *   `#{code}:r` raw receipt and `#{code}:t` lastUpdate text when given.
  * - Lookups in hashes bucketed by the last three characters of the id (small hashes stay compact listpacks):
  *   `conv:m:{bucket}` messageId → conversation id, `conv:c:{bucket}` conversationId → conversation ids (`1,7`).
@@ -32,7 +33,12 @@ import {
  *   expiry in ms; a finishing status takes it out (the TTL sweep reads it, src/workers/ttl.ts).
  * - `out:{messageId}` hash (routing facts), `out:{messageId}:sbd` (sealed SBD), `out:{messageId}:ark` (sealed
  *   arkivmelding summary), `out:{messageId}:files`; indexes `out:index` and `out:rcv:{receiverIdentifier}`
- *   scored by creation ms.
+ *   scored by creation ms. A Digital Post message is deleted with its files once it is SENDT (or FEIL or
+ *   LEVETID_UTLOPT before that); the conversation and its statuses stay.
+ * - Digital Post (src/store/delivery.ts): `dpv:{messageId}` hash with what polling, the kvittering and the unread
+ *   watch need after the message is gone (c correspondenceId, s sent ms, r reminder, d details stage, k kvittering
+ *   made, cf confidential; a attempts and e last error when an attempt failed), deleted when polling ends; `dpv:poll`
+ *   sorted set of messageIds scored by the next poll time.
  */
 
 /** The expiry index (see above). */

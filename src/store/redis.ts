@@ -165,6 +165,50 @@ redis.call('ZREM', P..'out:index', mid)
 if ri then redis.call('ZREM', P..'out:rcv:'..ri, mid) end
 return 1
 `,
+  /**
+   * Digital Post facts on a conversation: ARGV[3] externalSystemReference ('' keeps it), ARGV[4] pollable '1'/'0'
+   * ('' keeps it). A finished conversation does not become pollable; a change moves it between the list indexes.
+   * Returns the conversation id, 0 when unknown.
+   */
+  setDelivery: `${LUA.lookups}${LUA.index}
+local P, mid, x, pl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local convId = convOfMessage(P, mid)
+if not convId then return 0 end
+local ck = P..'conv:'..convId
+local cur = redis.call('HMGET', ck, 'c', 'f', 'pl', 'ri', 'dir', 'u')
+if not cur[1] then return 0 end
+local f, old = cur[2] or '0', cur[3] or '0'
+if x ~= '' then redis.call('HSET', ck, 'x', x) end
+local npl = old
+if pl == '0' or (pl == '1' and f ~= '1') then npl = pl end
+if npl ~= old then
+  redis.call('HSET', ck, 'pl', npl)
+  reindexConversation(P, convId, cur[6] or '0', cur[4] or '', cur[5] or 'O', f, old, f, npl)
+end
+return tonumber(convId)
+`,
+  /** Appends warnings (ARGV[3], JSON) to conversation ARGV[2], once per code; returns how many were added. */
+  addWarnings: `
+local ck = ARGV[1]..'conv:'..ARGV[2]
+if redis.call('EXISTS', ck) == 0 then return 0 end
+local raw = redis.call('HGET', ck, 'w')
+local list = (raw and raw ~= '') and cjson.decode(raw) or {}
+local seen = {}
+for _, w in ipairs(list) do seen[w.code or ''] = true end
+local added = 0
+for _, w in ipairs(cjson.decode(ARGV[3])) do
+  if not seen[w.code] then list[#list+1] = w; seen[w.code] = true; added = added + 1 end
+end
+if added > 0 then redis.call('HSET', ck, 'w', cjson.encode(list)) end
+return added
+`,
+  /** Sets one plain field (ARGV[3] = ARGV[4]) of conversation ARGV[2] if it exists. */
+  setConversationField: `
+local ck = ARGV[1]..'conv:'..ARGV[2]
+if redis.call('EXISTS', ck) == 0 then return 0 end
+redis.call('HSET', ck, ARGV[3], ARGV[4])
+return 1
+`,
   /** Removes a conversation with its statuses and index entries (rollback of a half-done multipart request). */
   purgeConversation: `${LUA.status}${LUA.lookups}
 local P, convId, mid = ARGV[1], ARGV[2], ARGV[3]

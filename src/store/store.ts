@@ -32,6 +32,8 @@ export interface ConversationRecord {
   serviceIdentifier: string;
   externalSystemReference?: string;
   warnings: ProblemItem[];
+  /** Digital Post: whether Altinn's notification reached anyone (plain Norwegian), once known. */
+  notificationOutcome?: string;
 }
 
 export interface StatusRecord {
@@ -168,6 +170,7 @@ export function encodeConversation(
   );
   if (c.warnings.length) out.push('w', JSON.stringify(c.warnings));
   if (c.externalSystemReference) out.push('x', c.externalSystemReference);
+  if (c.notificationOutcome) out.push('no', c.notificationOutcome);
   return out;
 }
 
@@ -195,6 +198,7 @@ function decodeConversation(id: number, h: Record<string, string>): Conversation
     serviceIdentifier: h.sv ?? '',
     ...(h.x ? { externalSystemReference: h.x } : {}),
     warnings: h.w ? (JSON.parse(h.w) as ProblemItem[]) : [],
+    ...(h.no ? { notificationOutcome: h.no } : {}),
   };
 }
 
@@ -759,6 +763,37 @@ export class Store {
 
   async setState(messageId: string, state: MessageState): Promise<void> {
     await this.redis.hset(this.k(`out:${messageId}`), 'state', state);
+  }
+
+  /**
+   * Digital Post facts on a message's conversation: the correspondence id (externalSystemReference) and whether
+   * it is polled. Becoming pollable is refused once the conversation is finished; a change of pollable moves the
+   * conversation between the list indexes in the same script. Returns the conversation id, or null when unknown.
+   */
+  async setDelivery(
+    messageId: string,
+    d: { externalSystemReference?: string; pollable?: boolean },
+  ): Promise<number | null> {
+    const id = Number(
+      await this.redis.setDelivery(
+        this.prefix,
+        messageId,
+        d.externalSystemReference ?? '',
+        d.pollable === undefined ? '' : d.pollable ? '1' : '0',
+      ),
+    );
+    return id > 0 ? id : null;
+  }
+
+  /** Adds warnings to a conversation, once per code; returns how many were new. */
+  async addWarnings(convId: number, warnings: ProblemItem[]): Promise<number> {
+    if (!warnings.length) return 0;
+    return Number(await this.redis.addWarnings(this.prefix, convId, JSON.stringify(warnings)));
+  }
+
+  /** Sets the conversation's notificationOutcome (Digital Post); nothing when the conversation is gone. */
+  async setNotificationOutcome(convId: number, text: string): Promise<void> {
+    await this.redis.setConversationField(this.prefix, convId, 'no', text);
   }
 
   async deleteMessage(messageId: string): Promise<void> {

@@ -6,6 +6,7 @@ import { TAUSHETSBELAGT_PROCESS } from '../config.js';
 import type { EventFacts } from '../domain/subscriptions.js';
 import { createWebhookQueue, fanOutMany, type WebhookJobData } from '../queues/webhook-queue.js';
 import { Crypto } from '../store/crypto.js';
+import { DeliveryStore } from '../store/delivery.js';
 import { NoticeStore } from '../store/notices.js';
 import { createRedis } from '../store/redis.js';
 import { Store } from '../store/store.js';
@@ -46,6 +47,7 @@ export class StatusEventFanout {
     this.reader = createRedis(this.config.REDIS_URL, 'worker');
     const crypto = new Crypto(this.config.DATA_ENCRYPTION_KEY);
     const store = new Store(redis, prefix, crypto);
+    const delivery = new DeliveryStore(store);
     const subs = new SubscriptionStore(redis, prefix, crypto);
     const notices = new NoticeStore(redis, prefix);
     this.queue = createWebhookQueue(redis, prefix, {
@@ -88,8 +90,12 @@ export class StatusEventFanout {
         if (s.status === 'LEVERT') {
           work.push(
             (async () => {
+              // A Digital Post message is deleted once sent; its delivery facts keep the flag until polling ends.
               const msg = await store.getMessage(conv.messageId);
-              const confidential = msg ? msg.confidential : conv.processIdentifier === TAUSHETSBELAGT_PROCESS;
+              const confidential =
+                msg?.confidential ??
+                (await delivery.confidential(conv.messageId)) ??
+                conv.processIdentifier === TAUSHETSBELAGT_PROCESS;
               if (!confidential) return;
               await notices.trackUnread(
                 conv.id,

@@ -2,12 +2,14 @@ import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { TTL_EXPIRED_DESCRIPTION } from '../domain/status.js';
+import { ttlExpiredDescription } from '../domain/status.js';
 import { parseDateTime } from '../domain/time.js';
 import { bullmq, handleErrors } from '../queues/bullmq.js';
 import { createSendQueue, type SendJobData, sendJobId } from '../queues/send-queue.js';
 import { createTtlQueue, TTL_QUEUE, TTL_SWEEP_SCHEDULER, type TtlJobData } from '../queues/ttl-queue.js';
 import { Crypto } from '../store/crypto.js';
+import { DeliveryStore, releaseOutgoing } from '../store/delivery.js';
+import { FileStore } from '../store/files.js';
 import { IncomingStore } from '../store/incoming.js';
 import { createRedis } from '../store/redis.js';
 import { Store } from '../store/store.js';
@@ -39,6 +41,8 @@ export class TtlWorker {
   private connections: Redis[] = [];
   private store?: Store;
   private incoming?: IncomingStore;
+  private delivery?: DeliveryStore;
+  private files?: FileStore;
   private sendQueue?: Queue<SendJobData>;
   private queue?: Queue<TtlJobData>;
   private worker?: Worker<TtlJobData>;
@@ -66,6 +70,8 @@ export class TtlWorker {
     const crypto = new Crypto(this.config.DATA_ENCRYPTION_KEY);
     this.store = new Store(redis, this.prefix, crypto);
     this.incoming = new IncomingStore(redis, this.prefix, crypto);
+    this.delivery = new DeliveryStore(this.store);
+    this.files = new FileStore(this.config.DATA_DIR, crypto.fileKey);
     this.sendQueue = createSendQueue(redis, this.prefix);
     return this;
   }
@@ -131,7 +137,9 @@ export class TtlWorker {
     const res = conv.finished
       ? ({ outcome: 'refused' } as const)
       : await store.addStatus(messageId, 'LEVETID_UTLOPT', {
-          description: incoming ? TTL_EXPIRED_INCOMING_DESCRIPTION : TTL_EXPIRED_DESCRIPTION,
+          description: incoming
+            ? TTL_EXPIRED_INCOMING_DESCRIPTION
+            : ttlExpiredDescription((await this.delivery!.state(messageId)).lastError),
           now,
         });
     if (res.outcome === 'refused' || res.outcome === 'unknown') {
@@ -139,7 +147,15 @@ export class TtlWorker {
       return { outcome: res.outcome === 'unknown' ? 'unknown' : 'finished' };
     }
     if (incoming) await this.incoming!.remove(messageId);
-    else await this.unqueueSend(messageId);
+    else if (await this.unqueueSend(messageId)) {
+      // No send worker holds it: a message given to sending goes here with its files (else that worker removes
+      // them). One the client never sent stays, so that sending it is answered with TimeToLiveException.
+      const state = (await store.getMessage(messageId))?.state;
+      if (state !== 'created') {
+        await releaseOutgoing(store, this.files!, messageId);
+        await this.delivery!.forget(messageId);
+      }
+    }
     // addStatus takes a finished conversation out of the index; this covers a repeat.
     await store.dropExpiry(conv.id);
     if (res.outcome === 'new') {
@@ -148,17 +164,22 @@ export class TtlWorker {
     return { outcome: 'expired' };
   }
 
-  /** Takes the send job off the queue unless a send worker already holds it (that worker re-checks the TTL). */
-  private async unqueueSend(messageId: string): Promise<void> {
+  /**
+   * Takes the send job off the queue unless a send worker already holds it (that worker re-checks the TTL);
+   * true when no worker has it (removed, finished or never queued).
+   */
+  private async unqueueSend(messageId: string): Promise<boolean> {
     const job = await this.sendQueue!.getJob(sendJobId(messageId));
-    if (!job) return;
+    if (!job) return true;
     const state = await job.getState();
-    if (!REMOVABLE.has(state)) return;
+    if (!REMOVABLE.has(state)) return state !== 'active';
     try {
       await job.remove();
+      return true;
     } catch (e) {
       // Taken by a worker between the two calls: it checks the TTL itself.
       if (REMOVABLE.has(await job.getState())) throw e;
+      return false;
     }
   }
 

@@ -136,6 +136,28 @@ describe('npm run demo', () => {
     };
     expect(statuses.content.map((s) => s.status)).toContain('OPPRETTET');
 
+    // The demo's background sends it to the sandbox Altinn and polls it (every second): SENDT, then LEVERT once
+    // Altinn publishes it; the sandbox's read control takes the messageId and makes it LEST.
+    const statusNames = async () =>
+      (
+        (await (await call('GET', `/api/statuses/${messageId}?sort=id,asc`)).json()) as {
+          content: { status: string }[];
+        }
+      ).content.map((s) => s.status);
+    const waitForStatus = async (status: string) => {
+      for (let i = 0; i < 600; i++) {
+        const names = await statusNames();
+        if (names.includes(status)) return names;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting for ${status}; output:\n${demo!.output()}`);
+    };
+    await waitForStatus('SENDT');
+    expect(await waitForStatus('LEVERT')).toEqual(['OPPRETTET', 'SENDT', 'LEVERT']);
+    const read = await fetch(`${info.altinn}/__fake/correspondence/${messageId}/read`, { method: 'POST' });
+    expect(read.status).toBe(200);
+    expect(await waitForStatus('LEST')).toEqual(['OPPRETTET', 'SENDT', 'LEVERT', 'LEST']);
+
     const ports = [info.api, info.altinn, info.redisUrl].map((u) => Number(new URL(u).port));
     for (const p of ports) expect(await portOpen(p)).toBe(true);
     const pgid = demo.child.pid!;

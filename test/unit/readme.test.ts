@@ -8,6 +8,9 @@ describe('README', () => {
     const missing = Object.keys(configSchema.shape).filter((k) => !readme.includes(`\`${k}\``));
     expect(missing).toEqual([]);
   });
+  it('starts with two commands: install and the demo', () => {
+    expect(readme).toMatch(/## Quick start\n\n```sh\nnpm ci\nnpm run demo\n```/);
+  });
   it('shows the test command', () => {
     expect(readme).toMatch(/```sh\nnpm test\n```/);
   });
