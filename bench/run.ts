@@ -9,6 +9,7 @@ import { startAddressServiceSandbox } from '../src/sandbox/address-service.js';
 import { ORG_SENDER } from '../src/sandbox/address-service-seed.js';
 import { type AltinnSandbox, startAltinnSandbox } from '../src/sandbox/altinn.js';
 import type { ArkivmeldingFigures } from './arkivmelding-child.js';
+import { type DeliveryFigures, runDelivery } from './delivery.js';
 import { LIST_TARGETS, type ListFigures, runLists, runStartup, type StartupFigures } from './lists.js';
 import { type LoadOptions, type LoadResult, runInterleaved, STEPS } from './messages.js';
 import { type OwnRedis, startOwnRedis } from './own-redis.js';
@@ -58,7 +59,7 @@ const bounded = (raw: string | undefined, fallback: number, min: number, max: nu
   return n;
 };
 
-const SECTIONS = ['messages', 'lists', 'webhooks', 'ttl'] as const;
+const SECTIONS = ['messages', 'lists', 'webhooks', 'ttl', 'delivery'] as const;
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -295,7 +296,7 @@ async function runWebhooksOnly(): Promise<number> {
 
 async function main(): Promise<number> {
   await redis.connect();
-  if (!sections.has('messages') && !sections.has('lists')) {
+  if (!sections.has('messages') && !sections.has('lists') && !sections.has('delivery')) {
     // Neither needs the address-service sandbox.
     const webhooksOk = sections.has('webhooks') ? (await runWebhooksOnly()) === 0 : true;
     const ttlOk = sections.has('ttl') ? await ttlSection() : true;
@@ -327,6 +328,7 @@ async function main(): Promise<number> {
     let code = 0;
     if (sections.has('messages')) code |= await runMessages(envFor, clean);
     if (sections.has('lists')) code |= await runListSection(envFor, clean);
+    if (sections.has('delivery')) code |= await runDeliverySection(envFor, clean);
     if (sections.has('webhooks')) code |= await runWebhooksOnly();
     if (sections.has('ttl')) code |= (await ttlSection()) ? 0 : 1;
     return code;
@@ -422,6 +424,32 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
   );
   const extrasOk = args['load-only'] || (upload.ok && bareUpload.ok && ark.ok);
   return ours.ok && bare.ok && extrasOk ? 0 : 1;
+}
+
+const TARGET_DELIVERY_RATIO = 0.4;
+const TARGET_DELIVERY_P99_MS = 100;
+
+async function runDeliverySection(envFor: EnvFor, clean: Clean): Promise<number> {
+  console.log('bench: delivery (send to SENDT against the sandbox Altinn) ...');
+  const d = await attempt('delivery', () => runDelivery(envFor('delivery'), load));
+  await clean('delivery', 'delivery-bare');
+  if (d.ok) {
+    const f: DeliveryFigures = d.value;
+    console.log(
+      [
+        '',
+        'Delivery: the built server (API + send worker + status poller) against the sandbox Altinn, 100 KB documents,',
+        `  own redis-server with AOF everysec; ${load.clients} clients running whole messages for ${load.seconds} s`,
+        `  bare ceiling (whole messages accepted): ${f.ceilingMessagesPerSecond}/s; ours accepted ${f.acceptedPerSecond}/s`,
+        `  sent to Altinn (SENDT) while the load ran: ${f.sentDuringLoadPerSecond}/s; from the window's start until the backlog was gone: ${f.sentPerSecond}/s (sustained)`,
+        `  ratio SENDT/s to the ceiling: ${f.ratio} (target >= ${TARGET_DELIVERY_RATIO})  ${verdict(f.ratio >= TARGET_DELIVERY_RATIO)}`,
+        `  at half that rate (${f.halfRate.perSecond}/s, open loop, ${f.halfRate.messages} messages, ${f.halfRate.delivered} uploaded): send request to Altinn upload call p50 ${f.halfRate.p50Ms} ms, p99 ${f.halfRate.p99Ms} ms (target <= ${TARGET_DELIVERY_P99_MS})  ${verdict(f.halfRate.p99Ms <= TARGET_DELIVERY_P99_MS)}`,
+        `  RSS idle ${f.idleRssMb} MB, peak ${f.peakRssMb} MB (target <= 150)  ${verdict(f.peakRssMb <= 150)}`,
+      ].join('\n'),
+    );
+  }
+  console.log(`BENCH_DELIVERY_JSON ${JSON.stringify(d.ok ? d.value : { error: d.error })}`);
+  return d.ok ? 0 : 1;
 }
 
 function printLists(lists: Outcome<ListFigures>, startup: Outcome<StartupFigures>): void {
