@@ -120,13 +120,16 @@ export class SealStream extends Transform {
     const ct = c.update(plain);
     c.final();
     this.counter++;
-    // Each segment leaves as one buffer (ciphertext and tag), so the file gets one write per segment.
-    const parts: Buffer[] = [ct, c.getAuthTag()];
-    if (this.headerPending) {
-      parts.unshift(this.header);
-      this.headerPending = false;
+    const tag = c.getAuthTag();
+    if (!this.headerPending && ct.length === CHUNK_BYTES) {
+      // A full chunk of a large file: not copied again (the file stream gathers what queues up behind a write).
+      this.push(ct);
+      this.push(tag);
+      return;
     }
-    this.push(Buffer.concat(parts));
+    // A small file's segments (and the first, with the header) leave as one buffer each: one write per segment.
+    this.push(Buffer.concat(this.headerPending ? [this.header, ct, tag] : [ct, tag]));
+    this.headerPending = false;
   }
 }
 
