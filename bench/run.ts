@@ -32,8 +32,10 @@ import { runWebhookBench, type WebhookFigures } from './webhooks.js';
  * Sections (all by default): `messages` — whole-message throughput of the service against a bare Fastify server
  * doing the same storage work, the service's memory while a large file is uploaded, and the arkivmelding figures;
  * `lists` — list and lookup latencies over conversations written through the store, Redis bytes per conversation,
- * and start-up time to ready; `webhooks` — status-event delivery against a bare client [--webhook-conversations 1000];
- * `ttl` — the TTL sweep over 100,000 conversations.
+ * and start-up time to ready; `delivery` — send to SENDT against the sandbox Altinn (sustained rate against the bare
+ * ceiling, send-to-upload latency at half that rate, RSS); `webhooks` — status-event delivery against a bare client
+ * [--webhook-conversations 1000]; `ttl` — the TTL sweep over 100,000 conversations. `messages` and `delivery` run
+ * their servers on a redis-server of their own with AOF (appendfsync everysec).
  */
 
 const TARGET_RATIO = 0.6;
