@@ -81,8 +81,20 @@ export function conversationEffects(status: Status): { finished?: true; pollable
 export const TTL_EXPIRED_DESCRIPTION = 'Levetiden for meldingen er utgått. Må sendes på nytt';
 
 /** LEVETID_UTLOPT's description for an outgoing message, with the last failed attempt's reason when there was one. */
-export function ttlExpiredDescription(lastError?: string): string {
+export function ttlExpiredDescription(lastError?: string, sentToAltinn = false): string {
+  // Handed to Altinn but never published: sending it again could give the receiver two copies.
+  if (sentToAltinn) return TTL_EXPIRED_AFTER_SENDT_DESCRIPTION;
   return lastError
     ? `${TTL_EXPIRED_DESCRIPTION}. Siste forsøk mot Altinn feilet: ${lastError}`
     : TTL_EXPIRED_DESCRIPTION;
 }
+
+export const TTL_EXPIRED_AFTER_SENDT_DESCRIPTION =
+  'Levetiden for meldingen er utgått før Altinn leverte den til mottakeren. Meldingen er mottatt av Altinn, ' +
+  'men ikke publisert: undersøk forsendelsen i Altinn før den eventuelt sendes på nytt';
+
+/**
+ * Statuses after which a delivered confidential message is no longer waiting to be opened: read, or gone from the
+ * receiver's inbox (purged: ANNET), or failed. They end the unread watch and take it off the unread report.
+ */
+export const UNREAD_WATCH_ENDS: readonly Status[] = ['LEST', 'ANNET', 'FEIL', 'LEVETID_UTLOPT'];

@@ -5,6 +5,7 @@ import { pushEvent } from '../adapters/webhook-push.js';
 import type { Config } from '../config.js';
 import { AppError } from '../domain/errors.js';
 import { pageQuerySchema, pageSchema, resolvePaging, toPage } from '../domain/page.js';
+import { UNREAD_WATCH_ENDS } from '../domain/status.js';
 import { EVENTS, RESOURCES, type SubscriptionInput, validateSubscription } from '../domain/subscriptions.js';
 import { formatOslo } from '../domain/time.js';
 import { Crypto } from '../store/crypto.js';
@@ -263,9 +264,9 @@ export const noticeRoutes: FastifyPluginAsyncZod<NoticeRouteOptions> = async (
       const at = now();
       const first = config.UNREAD_ALERT_AFTER[0]!.ms;
       const candidates = await notices.unreadSince(at.getTime() - first);
-      // A LEST the background has not seen yet still counts: the status set is the truth.
+      // A LEST (or purge, failure) the background has not seen yet still counts: the status set is the truth.
       const read = await Promise.all(
-        candidates.map(async (u) => (await store.hasStatus(u.messageId, 'LEST')) !== false),
+        candidates.map(async (u) => (await store.hasAnyStatus(u.messageId, UNREAD_WATCH_ENDS)) !== false),
       );
       const rows = candidates
         .filter((_u, i) => !read[i])

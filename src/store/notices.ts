@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { UNREAD_WATCH_ENDS } from '../domain/status.js';
 import { STATUS_CODE } from './lua.js';
 
 /** What the watchdog keeps per confidential message that is LEVERT and not yet LEST. */
@@ -31,9 +32,11 @@ export interface UnreadNotice {
 const NOTICE_TTL_SECONDS = 30 * 24 * 3600;
 
 const LUA = {
-  /** Starts watching a message unless it is read already (LEST in its conversation hash) or watched. */
+  /** Starts watching a message unless its watch has ended already (LEST, ANNET, FEIL … in its conversation hash) or it is watched. */
   trackUnread: `
-if redis.call('HEXISTS', KEYS[1], '#${STATUS_CODE.LEST}') == 1 then return 0 end
+for _, code in ipairs({${UNREAD_WATCH_ENDS.map((st) => `'#${STATUS_CODE[st]}'`).join(', ')}}) do
+  if redis.call('HEXISTS', KEYS[1], code) == 1 then return 0 end
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], 'messageId', ARGV[1], 'conversationId', ARGV[2], 'receiverIdentifier', ARGV[3],
   'serviceIdentifier', ARGV[4], 'levertTs', ARGV[5], 'levertMs', ARGV[6], 'n', 0)

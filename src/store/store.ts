@@ -416,9 +416,18 @@ export class Store {
 
   /** Whether the message has the status; null when the message is unknown. */
   async hasStatus(messageId: string, status: Status): Promise<boolean | null> {
+    return this.hasAnyStatus(messageId, [status]);
+  }
+
+  /** Whether the message has any of `statuses`; null when its conversation is gone. One read. */
+  async hasAnyStatus(messageId: string, statuses: readonly Status[]): Promise<boolean | null> {
     const convId = await this.conversationIdOfMessage(messageId);
     if (convId === null) return null;
-    return (await this.redis.hexists(this.k(`conv:${convId}`), `#${STATUS_CODE[status]}`)) === 1;
+    const found = await this.redis.hmget(
+      this.k(`conv:${convId}`),
+      ...statuses.map((s) => `#${STATUS_CODE[s]}`),
+    );
+    return found.some((v) => v !== null);
   }
 
   // ---- time to live ----

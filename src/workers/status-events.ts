@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { TAUSHETSBELAGT_PROCESS } from '../config.js';
+import { UNREAD_WATCH_ENDS } from '../domain/status.js';
 import type { EventFacts } from '../domain/subscriptions.js';
 import { createWebhookQueue, fanOutMany, type WebhookJobData } from '../queues/webhook-queue.js';
 import { Crypto } from '../store/crypto.js';
@@ -86,7 +87,7 @@ export class StatusEventFanout {
           work.push(notices.addDigestItem(`s${statusId}`, s.ms));
         }
         if (conv.direction !== 'OUTGOING') continue;
-        if (s.status === 'LEST') work.push(notices.stopUnread(conv.messageId));
+        if (UNREAD_WATCH_ENDS.includes(s.status)) work.push(notices.stopUnread(conv.messageId));
         if (s.status === 'LEVERT') {
           work.push(
             (async () => {

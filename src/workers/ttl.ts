@@ -139,7 +139,10 @@ export class TtlWorker {
       : await store.addStatus(messageId, 'LEVETID_UTLOPT', {
           description: incoming
             ? TTL_EXPIRED_INCOMING_DESCRIPTION
-            : ttlExpiredDescription((await this.delivery!.state(messageId)).lastError),
+            : ttlExpiredDescription(
+                (await this.delivery!.state(messageId)).lastError,
+                (await store.hasStatus(messageId, 'SENDT')) === true,
+              ),
           now,
         });
     if (res.outcome === 'refused' || res.outcome === 'unknown') {

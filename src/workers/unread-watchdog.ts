@@ -1,6 +1,7 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { UNREAD_WATCH_ENDS } from '../domain/status.js';
 import { formatOslo } from '../domain/time.js';
 import { bullmq, handleErrors } from '../queues/bullmq.js';
 import { createWebhookQueue, fanOut, type WebhookJobData } from '../queues/webhook-queue.js';
@@ -81,9 +82,9 @@ export class UnreadWatchdog {
       const subs = await this.subs!.all();
       for (const u of due) {
         seen.add(u.messageId);
-        // The fan-out may not have seen a LEST yet; the status set is the truth.
-        const read = await this.store!.hasStatus(u.messageId, 'LEST');
-        if (read !== false) {
+        // The fan-out may not have seen a LEST (or a purge, a failure) yet; the status set is the truth.
+        const ended = await this.store!.hasAnyStatus(u.messageId, UNREAD_WATCH_ENDS);
+        if (ended !== false) {
           await notices.stopUnread(u.messageId);
           continue;
         }

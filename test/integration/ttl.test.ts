@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
-import { TTL_EXPIRED_DESCRIPTION } from '../../src/domain/status.js';
+import { TTL_EXPIRED_AFTER_SENDT_DESCRIPTION, TTL_EXPIRED_DESCRIPTION } from '../../src/domain/status.js';
 import { scheduleExpiry, type TtlJobData } from '../../src/queues/ttl-queue.js';
 import { Crypto } from '../../src/store/crypto.js';
 import { IncomingStore } from '../../src/store/incoming.js';
@@ -138,6 +138,9 @@ describe('TTL with an injected clock', () => {
     now = new Date(now.getTime() + 2 * HOUR);
     expect(await ttl.sweep()).toBe(1);
     expect(await names(e, id)).toEqual(['OPPRETTET', 'SENDT', 'LEVETID_UTLOPT']);
+    // Altinn has it already: the status must not tell the fagsystem to simply send it again.
+    const expired = (await statuses(e, id)).find((s) => s.status === 'LEVETID_UTLOPT');
+    expect(expired?.description).toBe(TTL_EXPIRED_AFTER_SENDT_DESCRIPTION);
   });
 
   it('never expires a message after LEVERT; LEVERT takes it out of the expiry index', async () => {

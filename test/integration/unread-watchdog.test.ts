@@ -133,6 +133,27 @@ describe('unread confidential watchdog', () => {
     expect(report.body.map((x) => x.messageId)).toContain(m1.messageId);
   });
 
+  it('stops when the letter is purged (ANNET) or fails: out of the report, no watch kept', async () => {
+    const purged = await createConfidentialMessage(h);
+    const failed = await createConfidentialMessage(h);
+    for (const m of [purged, failed]) await deliveredAt(m.messageId, t0 + 2 * HOUR);
+    await store.addStatus(purged.messageId, 'ANNET', { now: new Date(nowMs) });
+    await store.addStatus(failed.messageId, 'FEIL', { now: new Date(nowMs) });
+    const report = await h.json<Row[]>('GET', '/api/reports/unread');
+    const listed = report.body.map((x) => x.messageId);
+    expect(listed).not.toContain(purged.messageId);
+    expect(listed).not.toContain(failed.messageId);
+    expect(listed).toContain(m1.messageId);
+    // Once the fan-out has seen both, neither is watched any more.
+    const watched = async () =>
+      (await h.redis.exists(
+        `${h.prefix}:unread:m:${purged.messageId}`,
+        `${h.prefix}:unread:m:${failed.messageId}`,
+      )) + ((await h.redis.zscore(`${h.prefix}:unread:levert`, purged.messageId)) ? 1 : 0);
+    for (let i = 0; i < 100 && (await watched()) > 0; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await watched()).toBe(0);
+  });
+
   it('after a restart, repeats no notice and sends the one that fell due while it was down', async () => {
     await background.close();
     nowMs = t0 + 7 * DAY + 3 * HOUR;
