@@ -33,6 +33,10 @@ export interface LoadResult {
   errorSamples: string[];
   /** Per-request latency inside the measured windows, ms. */
   latency: Record<Step, { p50: number; p99: number }>;
+  /** Whole-message latency (create to send answered) of messages finished inside the windows, ms. */
+  message: { p50: number; p99: number };
+  /** Messages/s of each measured slice, in order (slice i of ours pairs with slice i of bare). */
+  slices: number[];
   /** Server process CPU (user + system) per whole message over the load slices, ms. */
   serverCpuMsPerMessage: number;
   rss: { baselineMb: number; peakMb: number; source: string };
@@ -46,6 +50,8 @@ const MAX_LATENCY_SAMPLES = 500_000;
 const MAX_ERROR_SAMPLES = 5;
 /** Each slice starts with all clients at step one; this much of it is not measured. */
 const SLICE_RAMP_MS = 500;
+/** How long the servers sit idle after start before their idle RSS is read. */
+const IDLE_SETTLE_MS = 3000;
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -77,6 +83,8 @@ export class WholeMessageLoad {
   private measuredMs = 0;
   private sliceMessages = 0;
   private sliceCpuMs = 0;
+  private readonly messageLatencies: number[] = [];
+  private readonly sliceRates: number[] = [];
   private window = { from: 0, to: 0 };
 
   constructor(
@@ -175,11 +183,18 @@ export class WholeMessageLoad {
     this.window = { from: start + rampMs, to: start + rampMs + measureMs };
     const cpu0 = cpuMsOf(this.server.pid);
     let completed = 0;
+    let inWindow = 0;
     const worker = async (w: number) => {
       for (let n = 0; performance.now() < this.window.to; n++) {
+        const t0 = performance.now();
         const ok = await this.message(w, n);
+        const t1 = performance.now();
         if (ok) completed++;
-        if (ok && this.inWindow(performance.now())) this.messages++;
+        if (ok && this.inWindow(t1)) {
+          this.messages++;
+          inWindow++;
+          if (this.messageLatencies.length < MAX_LATENCY_SAMPLES) this.messageLatencies.push(t1 - t0);
+        }
       }
     };
     await Promise.all(Array.from({ length: this.clients }, (_, w) => worker(w)));
@@ -187,6 +202,7 @@ export class WholeMessageLoad {
       this.measuredMs += measureMs;
       this.sliceMessages += completed;
       this.sliceCpuMs += cpuMsOf(this.server.pid) - cpu0;
+      this.sliceRates.push(round(inWindow / (measureMs / 1000)));
     }
   }
 
@@ -199,6 +215,7 @@ export class WholeMessageLoad {
       latency[s] = { p50: round(percentile(sorted, 0.5)), p99: round(percentile(sorted, 0.99)) };
     }
     const seconds = this.measuredMs / 1000;
+    const perMessage = this.messageLatencies.sort((a, b) => a - b);
     return {
       server: this.server.mode,
       messages: this.messages,
@@ -208,6 +225,8 @@ export class WholeMessageLoad {
       errorsByKind: this.errorsByKind,
       errorSamples: this.errorSamples,
       latency,
+      message: { p50: round(percentile(perMessage, 0.5)), p99: round(percentile(perMessage, 0.99)) },
+      slices: this.sliceRates,
       serverCpuMsPerMessage: round(this.sliceMessages ? this.sliceCpuMs / this.sliceMessages : Number.NaN, 2),
       rss: {
         baselineMb: round(mem.baseline / MB),
@@ -226,6 +245,8 @@ export class WholeMessageLoad {
  * else the machine is doing falls on both alike; the ratio is what this is for.
  */
 export async function runInterleaved(servers: ServerProcess[], o: LoadOptions): Promise<LoadResult[]> {
+  // Idle RSS is read once start-up has settled (each load's sampler takes it as its baseline).
+  await sleep(IDLE_SETTLE_MS);
   const loads = servers.map((s) => new WholeMessageLoad(s, o.clients));
   let failure: unknown = null;
   try {

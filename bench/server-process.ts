@@ -1,6 +1,10 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './own-redis.js';
 
 export type ServerMode = 'ours' | 'bare';
 
@@ -80,4 +84,77 @@ export async function startServer(mode: ServerMode, env: Record<string, string>)
     await stopChild(child);
     throw e;
   }
+}
+
+/** The node flags of `npm start` (package.json), so the bench runs the server exactly as it is started. */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const words = pkg.scripts.start.split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'dist/src/server.js')
+    throw new Error(`npm start is not 'node [flags] dist/src/server.js': ${pkg.scripts.start}`);
+  return words.slice(1, -1);
+}
+
+let built = false;
+/** Compiles dist/ once per bench run (the built server is what production runs). */
+export function buildOnce(): void {
+  if (built) return;
+  const build = spawnSync(
+    process.execPath,
+    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
+  if (build.status !== 0) throw new Error('npm run build failed');
+  built = true;
+}
+
+/**
+ * The production entry point, `node dist/src/server.js` (buildApp + startBackground), with `env` on a free
+ * port; resolves once /health/ready answers 200. Stopped with SIGTERM like a container would be.
+ */
+export async function startBuiltServer(
+  env: Record<string, string>,
+  extraFlags: string[] = [],
+): Promise<ServerProcess> {
+  buildOnce();
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [...startFlags(), ...extraFlags, ...childNodeFlags, 'dist/src/server.js'],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      // Log lines (stdout) are written as in production but not shown; errors (stderr) are.
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  const t0 = Date.now();
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+      if (Date.now() - t0 > READY_TIMEOUT_MS) throw new Error('server not ready within 30 s');
+      const ok = await fetch(`http://127.0.0.1:${port}/health/ready`)
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (ok) break;
+      await sleep(20);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { mode: 'ours', pid: child.pid!, base: `http://127.0.0.1:${port}`, stop };
 }

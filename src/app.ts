@@ -1,6 +1,11 @@
 import swagger from '@fastify/swagger';
 import type { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import {
   type FastifyPluginAsyncZod,
   jsonSchemaTransform,
@@ -73,6 +78,22 @@ export const LOG_REDACT = [
   '*.taushetsbelagtVarselTekst',
 ];
 
+/** One log line per request, when it is answered, carrying what Fastify's 'incoming request' line did. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (this.isLogDisabled(request)) return;
+    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
+}
+
 /** Builds the service; never listens. Whoever opens a resource here closes it on app close. */
 export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -90,6 +111,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
     bodyLimit: config.JSON_BODY_LIMIT,
+    logController: new OneLinePerRequest(),
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     forceCloseConnections: true,
@@ -106,9 +128,9 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   app.setValidatorCompiler(validatorCompiler);
   // Responses are written as built (the SBD's key order matters); zod schemas document them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    return payload;
+    done(null, payload);
   });
 
   const redis = deps.redis ?? createRedis(config.REDIS_URL, 'api');

@@ -167,6 +167,8 @@ export class OutgoingService {
       if (replay) return { sbd: replay, created: false };
       throw Errors.messageExists(`Message with messageId = ${facts.messageId} already exists`);
     }
+    // The folder for its files, made once here; an upload makes it only when it is missing.
+    await this.files.prepare(facts.messageId);
     return { sbd: out, created: true };
   }
 
@@ -421,7 +423,14 @@ export class OutgoingService {
 
   /** POST /api/messages/out/{messageId}: final checks, then the job is durably queued before we answer. */
   async send(messageId: string): Promise<void> {
-    const msg = await this.requireMessage(messageId);
+    // The message, its files and its arkivmelding summary in one round trip (auto-pipelined).
+    const [found, files, summary] = await Promise.all([
+      this.store.getMessage(messageId),
+      this.store.listFiles(messageId),
+      this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId),
+    ]);
+    if (!found) throw Errors.messageNotFound(`Message with messageId = ${messageId} was not found`);
+    const msg = found;
     if (msg.state === 'queued') return;
     const now = this.clock();
     if (msg.expiryMs <= now.getTime()) {
@@ -430,10 +439,6 @@ export class OutgoingService {
         `ExpectedResponseDateTime ${msg.expiry} has been exceeded. Please resend the message`,
       );
     }
-    const [files, summary] = await Promise.all([
-      this.store.listFiles(messageId),
-      this.store.getArkivmeldingSummary<ArkivmeldingSummary>(messageId),
-    ]);
     if (msg.type === 'arkivmelding') {
       if (!files.length) throw Errors.missingFile('There must always be at least one attachment');
       if (!files.some((f) => f.filename === ARKIVMELDING_FILENAME)) {
@@ -468,10 +473,13 @@ export class OutgoingService {
       await this.store.setState(messageId, 'queued');
       return;
     }
-    await this.enqueueStep(messageId, () => enqueueSend(this.queue, messageId));
-    // Expires the message at its expectedResponseDateTime if it is not delivered by then; a failure here
-    // leaves the state 'queuing', so the client's retry of send completes it.
-    await this.enqueueStep(messageId, () => this.scheduleTtl?.(messageId, msg.expiryMs, now.getTime()));
+    // The send job, and the expiry job that expires the message at its expectedResponseDateTime if it is not
+    // delivered by then, go out together (one round trip); a failure of either leaves the state 'queuing', so the
+    // client's retry of send completes it. Both are in Redis before the state says queued and before we answer.
+    await Promise.all([
+      this.enqueueStep(messageId, () => enqueueSend(this.queue, messageId)),
+      this.enqueueStep(messageId, () => this.scheduleTtl?.(messageId, msg.expiryMs, now.getTime())),
+    ]);
     await this.store.setState(messageId, 'queued');
   }
 

@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -9,15 +17,16 @@ const TAG_BYTES = 16;
  * lookups by file name without storing the name in clear.
  */
 export class Crypto {
-  private readonly sealKey: Buffer;
+  // Key objects made once: a raw Buffer key would be imported again by every cipher and HMAC.
+  private readonly sealKey: KeyObject;
   readonly fileKey: Buffer;
-  private readonly hmacKey: Buffer;
+  private readonly hmacKey: KeyObject;
 
   constructor(master: Buffer) {
     const derive = (info: string) => Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), info, 32));
-    this.sealKey = derive('eip/seal/v1');
+    this.sealKey = createSecretKey(derive('eip/seal/v1'));
     this.fileKey = derive('eip/file/v1');
-    this.hmacKey = derive('eip/hmac/v1');
+    this.hmacKey = createSecretKey(derive('eip/hmac/v1'));
   }
 
   seal(plain: string): string {

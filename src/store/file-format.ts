@@ -66,6 +66,8 @@ export class SealStream extends Transform {
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private fill = 0;
   private counter = 0;
+  /** The header goes out with the first segment: one write to the file instead of two. */
+  private headerPending = true;
 
   constructor(master: Buffer, context: string) {
     super();
@@ -74,7 +76,6 @@ export class SealStream extends Transform {
     this.header = Buffer.concat([Buffer.of(FORMAT_VERSION), salt, prefix]);
     prefix.copy(this.nonce, 0);
     this.key = fileKey(master, salt, context);
-    this.push(this.header);
   }
 
   override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -119,8 +120,16 @@ export class SealStream extends Transform {
     const ct = c.update(plain);
     c.final();
     this.counter++;
-    if (ct.length) this.push(ct);
-    this.push(c.getAuthTag());
+    const tag = c.getAuthTag();
+    if (!this.headerPending && ct.length === CHUNK_BYTES) {
+      // A full chunk of a large file: not copied again (the file stream gathers what queues up behind a write).
+      this.push(ct);
+      this.push(tag);
+      return;
+    }
+    // A small file's segments (and the first, with the header) leave as one buffer each: one write per segment.
+    this.push(Buffer.concat(this.headerPending ? [this.header, ct, tag] : [ct, tag]));
+    this.headerPending = false;
   }
 }
 

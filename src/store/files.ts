@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   finished,
@@ -60,15 +59,31 @@ export class FileStore {
     return join(this.messageDir(messageId), `${fileId}.bin`);
   }
 
+  /** Creates the message's folder: once, when the message is created, rather than with every upload. */
+  async prepare(messageId: string): Promise<void> {
+    await mkdir(this.messageDir(messageId), { recursive: true, mode: 0o700 });
+  }
+
+  /** Opens a new partial file; the folder is made here only when it is missing (a message from before prepare()). */
+  private async openPartial(messageId: string, partial: string): Promise<FileHandle> {
+    try {
+      return await open(partial, 'wx', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await this.prepare(messageId);
+      return open(partial, 'wx', 0o600);
+    }
+  }
+
   async write(
     messageId: string,
     source: Readable,
     opts: { maxBytes: number; keepPlaintext?: boolean; plaintextLimit?: number },
   ): Promise<WrittenFile> {
-    await mkdir(this.messageDir(messageId), { recursive: true, mode: 0o700 });
     const fileId = randomUUID();
     const final = this.path(messageId, fileId);
     const partial = `${final}${PARTIAL_SUFFIX}`;
+    const fh = await this.openPartial(messageId, partial);
     const chunks: Buffer[] = [];
     let size = 0;
     const keepLimit = opts.plaintextLimit ?? opts.maxBytes;
@@ -84,7 +99,7 @@ export class FileStore {
       },
     });
     const seal = new SealStream(this.key, fileContext(messageId, fileId));
-    const out = createWriteStream(partial, { mode: 0o600 });
+    const out = fh.createWriteStream();
     // A pass-through between request and pipeline, so a refused upload does not destroy the socket.
     const pass = new PassThrough();
     source.pipe(pass);

@@ -1,6 +1,6 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 import { unreadDescription } from '../domain/subscriptions.js';
 import { formatOslo } from '../domain/time.js';
@@ -80,6 +80,8 @@ export class DigestWorker {
     this.conn = createRedis(this.config.REDIS_URL, 'worker');
     this.notices = new NoticeStore(this.redis, prefix);
     this.store = new Store(this.redis, prefix, new Crypto(this.config.DATA_ENCRYPTION_KEY));
+    // Loaded only when a digest is configured: the mailer is a sizeable module graph an API without SMTP never needs.
+    const { default: nodemailer } = await import('nodemailer');
     this.transport = nodemailer.createTransport(this.config.SMTP_URL);
     const opts = { connection: this.conn, prefix: `${prefix}bull` };
     this.queue = handleErrors(new bullmq.Queue(DIGEST_QUEUE, opts));

@@ -43,6 +43,29 @@ function allFiles(dir: string): string[] {
   );
 }
 
+describe('request logging', () => {
+  it('writes one line per request, at its answer, with method, path and status but not the query', async () => {
+    const before = h.logs.length;
+    const res = await h.fetch('/api/messages/out?size=1&messageId=hemmelig-tittel', {});
+    expect(res.status).toBe(200);
+    type Line = { msg?: string; req?: { method?: string; path?: string }; res?: { statusCode?: number } };
+    const lines = () => h.logs.slice(before).map((l) => JSON.parse(l) as Line);
+    // The line is written once the answer has gone out, so it may land just after the client has it.
+    for (let i = 0; i < 100 && !lines().some((l) => l.req?.path === '/api/messages/out'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const mine = lines().filter((l) => l.req?.path === '/api/messages/out');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      msg: 'request completed',
+      req: { method: 'GET', path: '/api/messages/out' },
+      res: { statusCode: 200 },
+    });
+    expect(lines().filter((l) => l.msg === 'incoming request')).toEqual([]);
+    expect(h.logs.slice(before).join('')).not.toContain('hemmelig-tittel');
+  });
+});
+
 describe('taushetsbelagt arkivmelding: create, upload, send', () => {
   it('queues the job with the messageId only once every part is in, and tracks OPPRETTET', async () => {
     const created = await h.json('POST', '/api/messages/out', sbd({ hoveddokument: 'vedtak.pdf' }));
