@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Paging } from '../domain/page.js';
 import { formatOslo, parseDateTime } from '../domain/time.js';
 import type { Crypto } from './crypto.js';
-import { LUA, STATUS_CODE, TTL_DUE_KEY } from './lua.js';
+import { LUA, TTL_DUE_KEY } from './lua.js';
 import { encodeConversation, Store } from './store.js';
 
 /**
@@ -76,18 +76,10 @@ const SCRIPTS = {
    * Creates conversation (INCOMING) + OPPRETTET and, unless `keep` is 0 (expired on arrival), the message,
    * not yet peekable ('new' until INNKOMMENDE_MOTTATT is written). 0 when the messageId is taken.
    */
-  inCreate: `${LUA.lookups}${LUA.index}
+  inCreate: `${LUA.create}
 local P, mid, nowMs, keep, expiryMs, ri, cid = ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if convOfMessage(P, mid) or redis.call('EXISTS', P..'in:'..mid) == 1 then return 0 end
-local convId = redis.call('INCR', P..'seq:conv')
-local sid = redis.call('INCR', P..'seq:status')
-local conv = cjson.decode(ARGV[3])
-conv[#conv+1] = '#${STATUS_CODE.OPPRETTET}'; conv[#conv+1] = sid..'|'..nowMs
-redis.call('HSET', P..'conv:'..convId, unpack(conv))
-redis.call('HSET', P..'conv:m:'..bucket(mid), mid, convId)
-addToConversation(P, cid, convId)
-reindexConversation(P, convId, nowMs, ri, 'I', nil, nil, '0', '0')
-indexStatus(P, convId, 'OPPRETTET', sid)
+local convId = newConversation(P, mid, ARGV[3], nowMs, ri, cid, 'I')
 if expiryMs ~= '' then redis.call('ZADD', P..'${TTL_DUE_KEY}', expiryMs, convId) end
 if keep == '1' then
   local msg = cjson.decode(ARGV[4])

@@ -241,8 +241,29 @@ local function zpage(keys, min, max, rev, off, cnt)
 end
 `;
 
+/**
+ * A new conversation with its OPPRETTET status, looked up by messageId and in every index; both directions use it.
+ * Needs the lookup and index functions.
+ */
+const NEW_CONVERSATION = `
+local function newConversation(P, mid, convJson, nowMs, ri, cid, dir)
+  local convId = redis.call('INCR', P..'seq:conv')
+  local sid = redis.call('INCR', P..'seq:status')
+  local conv = cjson.decode(convJson)
+  conv[#conv+1] = '#${STATUS_CODE.OPPRETTET}'; conv[#conv+1] = sid..'|'..nowMs
+  redis.call('HSET', P..'conv:'..convId, unpack(conv))
+  redis.call('HSET', P..'conv:m:'..bucket(mid), mid, convId)
+  addToConversation(P, cid, convId)
+  reindexConversation(P, convId, nowMs, ri, dir, nil, nil, '0', '0')
+  indexStatus(P, convId, 'OPPRETTET', sid)
+  return convId
+end
+`;
+
 /** Lua prepended to the scripts, in parts so each script defines only what it uses. */
 export const LUA = {
+  /** Lookups, index upkeep and newConversation(), for the scripts that create conversations. */
+  create: `${LOOKUP_FUNCTIONS}${INDEX_FUNCTIONS}${NEW_CONVERSATION}`,
   /** The transition table, status codes and decide(). */
   status: `${tables()}\n${STATUS_FUNCTIONS}`,
   /** messageId and conversationId lookups. */

@@ -26,18 +26,10 @@ export function createRedis(url: string, role: 'api' | 'worker', extra: RedisOpt
  */
 export const SCRIPTS = {
   /** Creates conversation, OPPRETTET status and outgoing message at once; 0 if the messageId is taken. */
-  createOutgoing: `${LUA.lookups}${LUA.index}
+  createOutgoing: `${LUA.create}
 local P, mid, nowMs, ri, cid = ARGV[1], ARGV[2], ARGV[6], ARGV[7], ARGV[8]
 if convOfMessage(P, mid) or redis.call('EXISTS', P..'out:'..mid) == 1 then return 0 end
-local convId = redis.call('INCR', P..'seq:conv')
-local sid = redis.call('INCR', P..'seq:status')
-local conv = cjson.decode(ARGV[3])
-conv[#conv+1] = '#O'; conv[#conv+1] = sid..'|'..nowMs
-redis.call('HSET', P..'conv:'..convId, unpack(conv))
-redis.call('HSET', P..'conv:m:'..bucket(mid), mid, convId)
-addToConversation(P, cid, convId)
-reindexConversation(P, convId, nowMs, ri, 'O', nil, nil, '0', '0')
-indexStatus(P, convId, 'OPPRETTET', sid)
+local convId = newConversation(P, mid, ARGV[3], nowMs, ri, cid, 'O')
 local msg = cjson.decode(ARGV[4])
 msg[#msg+1] = 'convId'; msg[#msg+1] = convId
 redis.call('HSET', P..'out:'..mid, unpack(msg))
