@@ -77,10 +77,21 @@ async function groupMembers(pgid: number): Promise<number[]> {
 }
 
 let demo: Demo | undefined;
+let ownRedisUrl: string | undefined;
 afterAll(async () => {
-  // Only when the test failed half-way: nothing of the demo may outlive the run.
+  // Only when the test failed half-way: nothing of the demo may outlive the run, its own redis-server included
+  // (that one runs in a process group of its own, so the demo can stop it last).
   if (demo?.child.pid && demo.child.exitCode === null && demo.child.signalCode === null) {
     process.kill(-demo.child.pid, 'SIGKILL');
+  }
+  if (ownRedisUrl && (await portOpen(Number(new URL(ownRedisUrl).port)))) {
+    const { Redis } = await import('ioredis');
+    const r = new Redis(ownRedisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    await r
+      .connect()
+      .then(() => r.call('SHUTDOWN', 'NOSAVE'))
+      .catch(() => {});
+    r.disconnect();
   }
 });
 
@@ -90,6 +101,7 @@ describe('npm run demo', () => {
     const deadPort = await freePort();
     demo = startDemo({ REDIS_URL: `redis://127.0.0.1:${deadPort}`, PORT: '0' });
     const info = await demo.ready;
+    ownRedisUrl = info.redisUrl;
     expect(info.redisUrl).not.toBe(`redis://127.0.0.1:${deadPort}`);
     expect(demo.output()).toContain('(started for this demo)');
 
