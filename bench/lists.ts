@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +10,7 @@ import { Pool } from 'undici';
 import { Crypto } from '../src/store/crypto.js';
 import { Store } from '../src/store/store.js';
 import { type ConvModel, writeConversations } from '../test/helpers/bulk.js';
+import { freePort } from './own-redis.js';
 import { REPO_ROOT, startServer } from './server-process.js';
 
 /**
@@ -238,18 +238,6 @@ export async function runLists(opts: {
   } finally {
     redis.disconnect();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface StartupFigures {

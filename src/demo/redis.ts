@@ -45,6 +45,59 @@ export async function redisAnswers(url: string, ms = 1500): Promise<boolean> {
   }
 }
 
+export interface RedisServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** Persistence and other settings; the default keeps nothing on disk. */
+  args?: string[];
+  /** Its own process group, so a Ctrl-C meant for the parent does not reach it first. */
+  detached?: boolean;
+  binary?: string;
+  /** Where the temp dir's name starts. */
+  dirPrefix?: string;
+}
+
+/** A `redis-server` child on a free port in a temporary directory that goes with it; resolves once it answers. */
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix ?? 'eip-redis-'));
+  const child: ChildProcess = spawn(
+    opts.binary ?? 'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      ...(opts.args ?? ['--save', '', '--appendonly', 'no']),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: opts.detached ?? false },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  // Listened for from the start, so an early exit is never missed.
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(kill);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (await redisAnswers(url, 500)) return { url, pid: child.pid!, stop };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`redis-server did not start on port ${port}`);
+}
+
 /**
  * The Redis at `url` when it answers; else a `redis-server` from PATH on a free port in a temporary directory
  * (nothing kept on disk); else a NoRedisError that says how to get one.
@@ -57,30 +110,11 @@ export async function findOrStartRedis(url: string): Promise<DemoRedis> {
         '`apt-get install -y redis-server` (or set REDIS_URL), or run the whole system with `docker compose up`.',
     );
   }
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'eip-demo-redis-'));
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+  try {
     // Its own process group: Ctrl-C reaches the demo, which stops the service first and this server last.
-    { stdio: 'ignore', detached: true },
-  );
-  const ownUrl = `redis://127.0.0.1:${port}`;
-  // Listened for from the start, so an early exit is never missed.
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    child.kill('SIGTERM');
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(kill);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (await redisAnswers(ownUrl, 500)) return { url: ownUrl, own: true, stop };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
+    const own = await startRedisServer({ detached: true, dirPrefix: 'eip-demo-redis-' });
+    return { url: own.url, own: true, stop: own.stop };
+  } catch (e) {
+    throw new NoRedisError((e as Error).message);
   }
-  await stop();
-  throw new NoRedisError(`redis-server did not start on port ${port}`);
 }

@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { startRedisServer } from '../../src/demo/redis.js';
 
 /**
  * Finds a Redis for the test run, in this order: REDIS_URL; a testcontainers Redis when a Docker
@@ -16,35 +14,12 @@ declare module 'vitest' {
   }
 }
 
-let child: ChildProcess | undefined;
-let dir: string | undefined;
+let stopServer: (() => Promise<void>) | undefined;
 let stopContainer: (() => Promise<unknown>) | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function dockerAnswers(): boolean {
   if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return false;
   return spawnSync('docker', ['info'], { timeout: 5000, stdio: 'ignore' }).status === 0;
-}
-
-async function waitForPing(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const r = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
-    if (r.stdout?.trim() === 'PONG') return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server on port ${port} did not answer within 10 s`);
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -61,22 +36,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
         'No Redis for the tests: set REDIS_URL, start a Docker engine, or install redis-server (apt-get install -y redis-server).',
       );
     }
-    const port = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'eip-redis-'));
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitForPing(port);
-    url = `redis://127.0.0.1:${port}`;
+    const server = await startRedisServer();
+    stopServer = server.stop;
+    url = server.url;
   }
   project.provide('redisUrl', url);
   return async () => {
-    child?.kill('SIGTERM');
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopServer?.();
     await stopContainer?.();
   };
 }
