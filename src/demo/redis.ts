@@ -102,9 +102,9 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
  * The Redis at `url` when it answers; else a `redis-server` from PATH on a free port in a temporary directory
  * (nothing kept on disk); else a NoRedisError that says how to get one.
  */
-export async function findOrStartRedis(url: string): Promise<DemoRedis> {
+export async function findOrStartRedis(url: string, binary = 'redis-server'): Promise<DemoRedis> {
   if (await redisAnswers(url)) return { url, own: false, stop: async () => {} };
-  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
+  if (spawnSync(binary, ['--version'], { stdio: 'ignore' }).status !== 0) {
     throw new NoRedisError(
       `No Redis answers at ${url} and there is no redis-server on PATH. Install one with ` +
         '`apt-get install -y redis-server` (or set REDIS_URL), or run the whole system with `docker compose up`.',
@@ -112,7 +112,7 @@ export async function findOrStartRedis(url: string): Promise<DemoRedis> {
   }
   try {
     // Its own process group: Ctrl-C reaches the demo, which stops the service first and this server last.
-    const own = await startRedisServer({ detached: true, dirPrefix: 'eip-demo-redis-' });
+    const own = await startRedisServer({ binary, detached: true, dirPrefix: 'eip-demo-redis-' });
     return { url: own.url, own: true, stop: own.stop };
   } catch (e) {
     throw new NoRedisError((e as Error).message);
