@@ -1,26 +1,22 @@
-import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { buildApp } from '../src/app.js';
+import { buildDocumentationApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+
+/** The settings the committed document is written with (defaults, HTTP Basic on). */
+export const OPENAPI_CONFIG_INPUT = {
+  ORG_NUMBER: '910077473',
+  DATA_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'),
+  API_USERNAME: 'docs',
+  API_PASSWORD: 'documentation-only',
+  LOG_LEVEL: 'silent',
+} as const;
 
 /** The OpenAPI document as the code declares it, with default settings (no network or Redis needed). */
 export async function generateOpenApi(): Promise<Record<string, unknown>> {
-  const config = loadConfig({
-    ORG_NUMBER: '910077473',
-    DATA_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'),
-    API_USERNAME: 'docs',
-    API_PASSWORD: 'documentation-only',
-    LOG_LEVEL: 'silent',
-  });
-  const redis = new Redis({ lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  // Nothing is sent while documenting, so the queue is a stand-in.
-  const app = await buildApp(config, { redis, queue: {} as Queue });
+  const app = await buildDocumentationApp(loadConfig({ ...OPENAPI_CONFIG_INPUT }));
   try {
-    await app.ready();
     return app.swagger() as unknown as Record<string, unknown>;
   } finally {
     await app.close();
-    redis.disconnect();
   }
 }
 

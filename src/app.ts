@@ -1,4 +1,3 @@
-import swagger from '@fastify/swagger';
 import type { Queue } from 'bullmq';
 import Fastify, {
   type FastifyInstance,
@@ -13,7 +12,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { AddressServiceClient } from './adapters/address-service.js';
 import { addressServiceTokens, maskinportenOf } from './adapters/tokens.js';
 import type { Config } from './config.js';
@@ -94,9 +93,78 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/** Fastify with the zod type provider: zod schemas validate requests; responses are written as built. */
+function withZod(app: FastifyInstance) {
+  const zodApp = app.withTypeProvider<ZodTypeProvider>();
+  zodApp.setValidatorCompiler(validatorCompiler);
+  // Responses are written as built (the SBD's key order matters); zod schemas document them.
+  zodApp.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  return zodApp;
+}
+
+/** The routes the service serves and documents: public health, and everything under /api in the protected scope. */
+async function registerRoutes(app: FastifyInstance, config: Config, routeDeps: RouteDeps): Promise<void> {
+  // Public: liveness and readiness only.
+  await app.register(healthRoutes, routeDeps);
+  // Everything under /api: registered inside the one protected scope (the start fails otherwise).
+  await app.register(protectedApi, {
+    auth:
+      config.API_AUTH === 'basic'
+        ? {
+            username: config.API_USERNAME!,
+            password: config.API_PASSWORD!,
+            failureLimit: config.AUTH_FAILURE_LIMIT,
+            failureWindowMs: config.AUTH_FAILURE_WINDOW_MS,
+            lockoutMs: config.AUTH_LOCKOUT_MS,
+          }
+        : undefined,
+    routes: API_ROUTES,
+    deps: routeDeps,
+  });
+}
+
+/**
+ * A documentation-only instance: @fastify/swagger and the same routes as the service, registered with inert
+ * dependencies (a Redis client that never connects; nothing here answers a request). Its `swagger()` is the
+ * service's OpenAPI document. Serving messages never needs it, so it is built on demand.
+ */
+export async function buildDocumentationApp(config: Config): Promise<FastifyInstance> {
+  const { default: swagger } = await import('@fastify/swagger');
+  const app = withZod(Fastify({ logger: false }));
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'eFormidling integration point for confidential post',
+        version: APP_VERSION,
+        description:
+          'NextMove-compatible REST API for sending taushetsbelagt arkivmelding over Altinn Digital Post (DPV).',
+      },
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
+      security: config.API_AUTH === 'basic' ? [{ basicAuth: [] }] : [],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  // Route plugins prepare their stores on registration (script definitions); no command is ever sent.
+  const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  app.addHook('onClose', async () => redis.disconnect());
+  const inert = {} as never;
+  await registerRoutes(app, config, {
+    config,
+    store: new Store(redis, `${config.REDIS_PREFIX}:`, new Crypto(config.DATA_ENCRYPTION_KEY)),
+    outgoing: inert,
+    incoming: inert,
+    addressService: inert,
+    queue: inert,
+  });
+  await app.ready();
+  return app;
+}
+
 /** Builds the service; never listens. Whoever opens a resource here closes it on app close. */
 export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Promise<FastifyInstance> {
-  const app = Fastify({
+  const base = Fastify({
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: LOG_REDACT, censor: '[redacted]' },
@@ -122,12 +190,10 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     // parser (header overflow, malformed requests) get the same documented body as every other error.
     frameworkErrors: frameworkErrorHandler(config.ERROR_EXCEPTION_STYLE),
     clientErrorHandler: clientErrorHandler(config.ERROR_EXCEPTION_STYLE),
-  }).withTypeProvider<ZodTypeProvider>();
+  });
+  const app = withZod(base);
   guardApiRoutes(app);
 
-  app.setValidatorCompiler(validatorCompiler);
-  // Responses are written as built (the SBD's key order matters); zod schemas document them.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     done(null, payload);
@@ -220,23 +286,20 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
   if (config.API_AUTH === 'none')
     app.log.warn('API_AUTH=none: the /api routes are open to anyone who can reach this port');
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'eFormidling integration point for confidential post',
-        version: APP_VERSION,
-        description:
-          'NextMove-compatible REST API for sending taushetsbelagt arkivmelding over Altinn Digital Post (DPV).',
-      },
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
-      security: config.API_AUTH === 'basic' ? [{ basicAuth: [] }] : [],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+  // The OpenAPI document (and @fastify/swagger with it) is built on the first request for it or the docs UI.
+  let documentation: Promise<FastifyInstance> | undefined;
+  const documented = (): Promise<FastifyInstance> => {
+    documentation ??= buildDocumentationApp(config).catch((e: unknown) => {
+      documentation = undefined;
+      throw e;
+    });
+    return documentation;
+  };
+  app.addHook('onClose', async () => {
+    if (documentation) await (await documentation.catch(() => null))?.close();
   });
-  await app.register(docsRoutes);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(docsRoutes, { documented });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => (await documented()).swagger());
 
   const routeDeps: RouteDeps = {
     config,
@@ -247,22 +310,6 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     queue,
     ...(deps.clock ? { clock: deps.clock } : {}),
   };
-  // Public: liveness and readiness only.
-  await app.register(healthRoutes, routeDeps);
-  // Everything under /api: registered inside the one protected scope (the start fails otherwise).
-  await app.register(protectedApi, {
-    auth:
-      config.API_AUTH === 'basic'
-        ? {
-            username: config.API_USERNAME!,
-            password: config.API_PASSWORD!,
-            failureLimit: config.AUTH_FAILURE_LIMIT,
-            failureWindowMs: config.AUTH_FAILURE_WINDOW_MS,
-            lockoutMs: config.AUTH_LOCKOUT_MS,
-          }
-        : undefined,
-    routes: API_ROUTES,
-    deps: routeDeps,
-  });
+  await registerRoutes(app, config, routeDeps);
   return app;
 }

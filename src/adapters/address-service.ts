@@ -1,4 +1,3 @@
-import { compactVerify, createRemoteJWKSet, customFetch, errors as joseErrors } from 'jose';
 import { z } from 'zod';
 import {
   type IdentifierResource,
@@ -8,6 +7,7 @@ import {
 } from '../domain/capabilities.js';
 import { type AppError, Errors } from '../domain/errors.js';
 import { LONE_SURROGATE } from '../domain/json-text.js';
+import { loadJose } from './jose.js';
 
 export type { IdentifierResource, InfoRecord, ServiceRecord, SrService } from '../domain/capabilities.js';
 
@@ -61,15 +61,25 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_DESCRIPTION_CHARS = 300;
 
 // jose error codes that mean "this answer is not signed by SR's published key" rather than "SR or its key set is down".
-const SIGNATURE_ERROR_CODES = new Set([
-  joseErrors.JWSSignatureVerificationFailed.code,
-  joseErrors.JWKSNoMatchingKey.code,
-  joseErrors.JWKSMultipleMatchingKeys.code,
-  joseErrors.JOSEAlgNotAllowed.code,
-  joseErrors.JOSENotSupported.code,
-  joseErrors.JWSInvalid.code,
-  joseErrors.JWKInvalid.code,
-]);
+const SIGNATURE_ERRORS = [
+  'JWSSignatureVerificationFailed',
+  'JWKSNoMatchingKey',
+  'JWKSMultipleMatchingKeys',
+  'JOSEAlgNotAllowed',
+  'JOSENotSupported',
+  'JWSInvalid',
+  'JWKInvalid',
+] as const;
+
+type Jose = typeof import('jose');
+
+/** What verification needs from jose, loaded with the first answer to verify. */
+interface Verifier {
+  compactVerify: Jose['compactVerify'];
+  jwks: ReturnType<Jose['createRemoteJWKSet']>;
+  signatureErrorCodes: ReadonlySet<string>;
+  timeoutCode: string;
+}
 
 // /info answers with the info record and an empty or absent list of service records.
 const infoResponseSchema = z.looseObject({ infoRecord: infoRecordSchema });
@@ -155,7 +165,8 @@ export class AddressServiceClient {
   private readonly maxEntries: number;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
-  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  /** SR's key set (fetched and cached by jose), made with the first answer to verify. */
+  private verifier: Promise<Verifier> | undefined;
 
   constructor(private readonly opts: AddressServiceOptions) {
     const { base, authorization } = splitBaseUrl(opts.baseUrl);
@@ -165,14 +176,23 @@ export class AddressServiceClient {
     this.http = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
     this.maxEntries = Math.max(1, opts.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES);
-    const http = this.http;
-    this.jwks = opts.verify
-      ? createRemoteJWKSet(new URL(`${this.base}/jwk`), {
-          timeoutDuration: opts.timeoutMs,
+  }
+
+  private loadVerifier(): Promise<Verifier> {
+    this.verifier ??= loadJose().then((jose) => {
+      const http = this.http;
+      return {
+        compactVerify: jose.compactVerify,
+        jwks: jose.createRemoteJWKSet(new URL(`${this.base}/jwk`), {
+          timeoutDuration: this.opts.timeoutMs,
           headers: this.headers,
-          [customFetch]: (url, init) => http(url, init),
-        })
-      : undefined;
+          [jose.customFetch]: (url, init) => http(url, init),
+        }),
+        signatureErrorCodes: new Set(SIGNATURE_ERRORS.map((name) => jose.errors[name].code)),
+        timeoutCode: jose.errors.JWKSTimeout.code,
+      };
+    });
+    return this.verifier;
   }
 
   /** GET {base}/identifier/{id}[/process/{process}]?securityLevel=&conversationId= */
@@ -326,18 +346,19 @@ export class AddressServiceClient {
         `Address service at ${this.base} answered without a signature (expected a JWS, application/jose); the answer was rejected.`,
       );
     }
+    const v = await this.loadVerifier();
     try {
-      const { payload } = await compactVerify(jws, this.jwks!, { algorithms: ['RS256'] });
+      const { payload } = await v.compactVerify(jws, v.jwks, { algorithms: ['RS256'] });
       return new TextDecoder().decode(payload);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && SIGNATURE_ERROR_CODES.has(code)) {
+      if (typeof code === 'string' && v.signatureErrorCodes.has(code)) {
         this.opts.log?.warn({ code }, 'address service signature rejected');
         throw Errors.addressServiceBadSignature(
           `Address service at ${this.base} answered with a signature that does not verify against its key set at /jwk (${code}); the answer was rejected.`,
         );
       }
-      const timedOut = code === joseErrors.JWKSTimeout.code;
+      const timedOut = code === v.timeoutCode;
       throw this.unavailable(
         timedOut
           ? `did not serve its signing key set within the timeout of ${this.opts.timeoutMs} ms`

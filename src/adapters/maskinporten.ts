@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodeJwt, importJWK, importPKCS8, type JWK, SignJWT } from 'jose';
+import type { JWK } from 'jose';
+import { loadJose } from './jose.js';
 
 /**
  * Access tokens: a Maskinporten JWT grant signed with our key, and the Altinn token exchanged from it.
@@ -48,7 +49,7 @@ interface Cached {
   expiresAt: number;
 }
 
-type SigningKey = Awaited<ReturnType<typeof importPKCS8>>;
+type SigningKey = Awaited<ReturnType<typeof import('jose').importPKCS8>>;
 
 function looksLikeKey(raw: string): boolean {
   const t = raw.trim();
@@ -57,6 +58,7 @@ function looksLikeKey(raw: string): boolean {
 
 /** Loads MASKINPORTEN_KEY: the value itself, or the file it names. */
 export async function loadSigningKey(raw: string): Promise<{ key: SigningKey; alg: string; kid?: string }> {
+  const { importJWK, importPKCS8 } = await loadJose();
   const text = looksLikeKey(raw) ? raw.trim() : readFileSync(raw.trim(), 'utf8').trim();
   if (text.startsWith('{')) {
     const jwk = JSON.parse(text) as JWK;
@@ -68,7 +70,8 @@ export async function loadSigningKey(raw: string): Promise<{ key: SigningKey; al
 }
 
 /** When a JWT-shaped token expires, else `fallbackMs` from now (Altinn tokens live about 30 minutes). */
-function expiryOf(token: string, now: number, fallbackMs: number): number {
+async function expiryOf(token: string, now: number, fallbackMs: number): Promise<number> {
+  const { decodeJwt } = await loadJose();
   try {
     const { exp } = decodeJwt(token);
     if (typeof exp === 'number') return exp * 1000;
@@ -108,6 +111,7 @@ export class MaskinportenClient {
   private async grant(scope: string): Promise<string> {
     this.signing ??= loadSigningKey(this.opts.key);
     const { key, alg, kid } = await this.signing;
+    const { SignJWT } = await loadJose();
     const keyId = this.opts.kid ?? kid;
     const iat = Math.floor(this.now() / 1000);
     return new SignJWT({ scope })
@@ -178,7 +182,7 @@ export class MaskinportenClient {
     const expiresAt =
       typeof parsed.expires_in === 'number'
         ? now + parsed.expires_in * 1000
-        : expiryOf(parsed.access_token, now, 120_000);
+        : await expiryOf(parsed.access_token, now, 120_000);
     this.cache.set(scope, { token: parsed.access_token, expiresAt });
     return parsed.access_token;
   }
@@ -265,7 +269,7 @@ export class AltinnTokenExchange implements TokenSource {
     if (!/^[A-Za-z0-9._~+/=-]+$/.test(token)) {
       throw new TokenError("Altinn's token exchange answered with something that is not a token", res.status);
     }
-    this.cached = { token, expiresAt: expiryOf(token, this.now(), 25 * 60_000) };
+    this.cached = { token, expiresAt: await expiryOf(token, this.now(), 25 * 60_000) };
     return token;
   }
 }

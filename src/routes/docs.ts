@@ -6,18 +6,24 @@ const PREFIX = '/api-docs';
 /**
  * The docs UI (@fastify/swagger-ui) under /api-docs, loaded on the first request for it: serving messages never
  * needs it, so start-up does not import it. It runs in its own small Fastify instance that answers through
- * `inject`, reading the OpenAPI document of the app.
+ * `inject`, reading the OpenAPI document from `documented` (the app's documentation instance, itself built on
+ * demand).
  */
-export const docsRoutes: FastifyPluginAsync = async (app) => {
+export const docsRoutes: FastifyPluginAsync<{ documented: () => Promise<FastifyInstance> }> = async (
+  app,
+  { documented },
+) => {
   let docs: Promise<FastifyInstance> | undefined;
   const load = async (): Promise<FastifyInstance> => {
     const { default: swaggerUi } = await import('@fastify/swagger-ui');
+    const documentation = await documented();
     const ui = Fastify({ logger: false });
     // The UI asks for its document from the plugin it depends on by name; this one hands over the app's.
     await ui.register(
       fp(
         async (inner) => {
-          inner.decorate('swagger', ((opts?: { yaml?: boolean }) => app.swagger(opts as never)) as never);
+          inner.decorate('swagger', ((opts?: { yaml?: boolean }) =>
+            documentation.swagger(opts as never)) as never);
         },
         { name: '@fastify/swagger' },
       ),

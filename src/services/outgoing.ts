@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import contentDisposition from 'content-disposition';
-import mime from 'mime-types';
 import { ServiceRecordNotFound } from '../adapters/address-service.js';
 import type { Config } from '../config.js';
 import { TAUSHETSBELAGT_PROCESS } from '../config.js';
@@ -28,6 +27,16 @@ import { formatOslo } from '../domain/time.js';
 import { enqueueSend, type SendJobData, sendJobId } from '../queues/send-queue.js';
 import { type FileStore, SizeLimitError, UploadAbortedError } from '../store/files.js';
 import type { OutgoingMessage, Store, StoredFile } from '../store/store.js';
+
+/**
+ * The MIME type of a file name's extension (mime-types and its 200 KB database), loaded when a file first arrives
+ * without a usable Content-Type.
+ */
+let mimeTypes: Promise<typeof import('mime-types')> | undefined;
+async function mimeTypeOf(filename: string): Promise<string | false> {
+  mimeTypes ??= import('mime-types').then((m) => m.default);
+  return (await mimeTypes).lookup(filename);
+}
 
 export const ARKIVMELDING_FILENAME = 'arkivmelding.xml';
 
@@ -384,7 +393,7 @@ export class OutgoingService {
       const mimeType =
         part.contentType && !/^application\/octet-stream\b/i.test(part.contentType) && part.contentType.trim()
           ? part.contentType
-          : mime.lookup(part.filename) || 'application/pdf';
+          : (await mimeTypeOf(part.filename)) || 'application/pdf';
       const res = await this.store.addFile(
         messageId,
         {

@@ -25,6 +25,7 @@ await app.ready();
 const afterBuild = loaded();
 const page = await app.inject('/api-docs');
 const json = await app.inject('/api-docs/json');
+const openapi = await app.inject('/openapi.json');
 const result = {
   afterBuild,
   afterRequest: loaded(),
@@ -32,6 +33,7 @@ const result = {
   pageType: String(page.headers['content-type']),
   jsonStatus: json.statusCode,
   jsonTitle: (json.json() as { info?: { title?: string } }).info?.title,
+  jsonIsOpenapi: openapi.statusCode === 200 && json.body === openapi.body,
 };
 await app.close();
 process.stdout.write(`${JSON.stringify(result)}\n`);

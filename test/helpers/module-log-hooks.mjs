@@ -1,0 +1,12 @@
+// Module hooks for module-log.mjs: reports every URL the ESM loader resolves to the main thread.
+let port;
+
+export function initialize(data) {
+  port = data.port;
+}
+
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  port.postMessage(result.url);
+  return result;
+}
