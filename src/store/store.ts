@@ -298,6 +298,14 @@ export class Store {
     return id === null ? null : this.getConversation(id);
   }
 
+  /** A message's conversation and its statuses (the lookup, then one read of the conversation). */
+  async getConversationWithStatusesByMessageId(
+    messageId: string,
+  ): Promise<{ conversation: ConversationRecord; statuses: StatusRecord[] } | null> {
+    const id = await this.conversationIdOfMessage(messageId);
+    return id === null ? null : this.getConversationWithStatuses(id);
+  }
+
   async statusesOfConversation(convId: number): Promise<StatusRecord[]> {
     return statusesOfHash(convId, await this.redis.hgetall(this.k(`conv:${convId}`)));
   }

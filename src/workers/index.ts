@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import pino from 'pino';
 import { AddressServiceClient } from '../adapters/address-service.js';
 import { AltinnClient } from '../adapters/altinn.js';
@@ -79,8 +79,8 @@ export async function startBackground(config: Config, deps: BackgroundDeps = {})
   const parts = deps.parts ? { ...deps.parts } : ALL_PARTS;
   const clock = deps.clock ? { clock: deps.clock } : {};
   const connections: Redis[] = [];
-  const conn = () => {
-    const r = createRedis(config.REDIS_URL, 'worker');
+  const conn = (extra: RedisOptions = {}) => {
+    const r = createRedis(config.REDIS_URL, 'worker', extra);
     connections.push(r);
     return r;
   };
@@ -125,7 +125,7 @@ async function startDigitalPost(
   deps: BackgroundDeps,
   parts: BackgroundParts,
   log: Log,
-  conn: () => Redis,
+  conn: (extra?: RedisOptions) => Redis,
   start: <T extends Component>(c: T) => Promise<T>,
   result: Background,
 ): Promise<void> {
@@ -141,7 +141,9 @@ async function startDigitalPost(
   }
   const prefix = `${config.REDIS_PREFIX}:`;
   const sealing = new Crypto(config.DATA_ENCRYPTION_KEY);
-  const storeRedis = conn();
+  // The store's reads and writes (not BullMQ's blocking commands): what concurrent jobs issue in the same tick goes
+  // to Redis as one write.
+  const storeRedis = conn({ enableAutoPipelining: true });
   const store = new Store(storeRedis, prefix, sealing);
   const delivery = new DeliveryStore(store);
   const files = new FileStore(config.DATA_DIR, sealing.fileKey);

@@ -120,13 +120,16 @@ export class SendWorker {
     { kind: 'done' } | { kind: 'permanent'; reason: string } | { kind: 'retry'; at: number; reason: string }
   > {
     const { store, delivery, config } = this.deps;
-    const msg = await store.getMessage(messageId);
-    const conv = await store.getConversationByMessageId(messageId);
-    if (!msg || !conv) {
+    const [msg, found] = await Promise.all([
+      store.getMessage(messageId),
+      store.getConversationWithStatusesByMessageId(messageId),
+    ]);
+    if (!msg || !found) {
       log.warn({}, 'message is gone; nothing to send');
       return { kind: 'done' };
     }
-    const statuses = new Set((await store.statusesOfConversation(conv.id)).map((s) => s.status));
+    const conv = found.conversation;
+    const statuses = new Set(found.statuses.map((s) => s.status));
     if ([...statuses].some((s) => DONE.has(s))) {
       log.info({ statuses: [...statuses] }, 'message already has an outcome; not sent again');
       // A worker that stopped between the status and the clean-up leaves the message behind.

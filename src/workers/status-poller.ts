@@ -108,8 +108,11 @@ export class StatusPoller {
     const { store, delivery, altinn } = this.deps;
     const log = this.deps.log.child({ messageId });
     try {
-      const conv = await store.getConversationByMessageId(messageId);
-      const state = await delivery.state(messageId);
+      const [found, state] = await Promise.all([
+        store.getConversationWithStatusesByMessageId(messageId),
+        delivery.state(messageId),
+      ]);
+      const conv = found?.conversation;
       // Gone, never sent, or finished elsewhere (LEVETID_UTLOPT, FEIL and LEST end polling): nothing to ask Altinn.
       if (!conv || !state.correspondenceId || (!conv.pollable && conv.finished)) {
         await delivery.stopPolling(messageId);
@@ -142,7 +145,13 @@ export class StatusPoller {
       // The correspondence exists, so the message was sent: a poll that overtakes the sender's SENDT writes it first,
       // so statuses stay in order.
       const steps = verdict.steps.length ? [{ status: 'SENDT' as const }, ...verdict.steps] : [];
+      // Statuses the conversation already has are not written again (the usual poll of a letter not yet read).
+      const has = new Set(found?.statuses.map((s) => s.status));
       for (const step of steps) {
+        if (has.has(step.status)) {
+          if (step.status === 'LEVERT') delivered = true;
+          continue;
+        }
         const r = await store.addStatus(messageId, step.status, {
           ...('description' in step && step.description ? { description: step.description } : {}),
           now: this.clock(),
