@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { arkivmeldingXml, sbd } from '../test/helpers/messages.js';
-import { cpuMsOf, MB, RssSampler } from './proc.js';
+import { cpuMsOf, MB, memOf, RssSampler } from './proc.js';
 import type { ServerMode, ServerProcess } from './server-process.js';
 
 /**
@@ -39,7 +39,14 @@ export interface LoadResult {
   slices: number[];
   /** Server process CPU (user + system) per whole message over the load slices, ms. */
   serverCpuMsPerMessage: number;
-  rss: { baselineMb: number; peakMb: number; source: string };
+  rss: {
+    /** RSS 3 s after the server answered ready (start-up's garbage not yet given back). */
+    startMb: number;
+    /** RSS after IDLE_MS without requests. */
+    baselineMb: number;
+    peakMb: number;
+    source: string;
+  };
 }
 
 const DOCUMENT_BYTES = 100 * 1024;
@@ -50,8 +57,13 @@ const MAX_LATENCY_SAMPLES = 500_000;
 const MAX_ERROR_SAMPLES = 5;
 /** Each slice starts with all clients at step one; this much of it is not measured. */
 const SLICE_RAMP_MS = 500;
-/** How long the servers sit idle after start before their idle RSS is read. */
-const IDLE_SETTLE_MS = 3000;
+/** How long the servers sit idle after start before their first RSS reading. */
+const IDLE_START_MS = 3000;
+/**
+ * Idle RSS is read this long after ready: V8 gives start-up's garbage back to the system only after some seconds
+ * of idling (its memory reducer, seen 10–20 s after start), which a service that idles most of the day reaches.
+ */
+const IDLE_MS = 30_000;
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
@@ -90,6 +102,7 @@ export class WholeMessageLoad {
   constructor(
     readonly server: ServerProcess,
     private readonly clients: number,
+    private readonly idle: { startMb: number },
   ) {
     this.pool = new Pool(server.base, {
       connections: clients,
@@ -229,6 +242,7 @@ export class WholeMessageLoad {
       slices: this.sliceRates,
       serverCpuMsPerMessage: round(this.sliceMessages ? this.sliceCpuMs / this.sliceMessages : Number.NaN, 2),
       rss: {
+        startMb: this.idle.startMb,
         baselineMb: round(mem.baseline / MB),
         peakMb: round(mem.peak / MB),
         source:
@@ -245,9 +259,11 @@ export class WholeMessageLoad {
  * else the machine is doing falls on both alike; the ratio is what this is for.
  */
 export async function runInterleaved(servers: ServerProcess[], o: LoadOptions): Promise<LoadResult[]> {
-  // Idle RSS is read once start-up has settled (each load's sampler takes it as its baseline).
-  await sleep(IDLE_SETTLE_MS);
-  const loads = servers.map((s) => new WholeMessageLoad(s, o.clients));
+  // RSS 3 s after ready, then idle RSS after IDLE_MS (each load's sampler takes that as its baseline).
+  await sleep(IDLE_START_MS);
+  const startMb = servers.map((s) => round((memOf(s.pid)?.rss ?? Number.NaN) / MB));
+  await sleep(IDLE_MS - IDLE_START_MS);
+  const loads = servers.map((s, i) => new WholeMessageLoad(s, o.clients, { startMb: startMb[i]! }));
   let failure: unknown = null;
   try {
     for (const l of loads) await l.slice(o.warmupSeconds * 1000, 0);
