@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { EventEmitter } from 'node:events';
+import { Agent, type Dispatcher, request } from 'undici';
+import { isTimeout } from './http-transport.js';
 import { APP_VERSION_HEADER } from './user-agent.js';
 
 export const SIGNATURE_HEADER = 'X-Eformidling-Signature';
@@ -12,64 +13,72 @@ export function signature(body: string, secret: string): string {
 
 export type PushResult = { ok: true; httpStatus: number } | { ok: false; httpStatus?: number; error: string };
 
-// Keep-alive: a busy endpoint gets its events over a few reused connections.
-const agents = {
-  'http:': new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-};
+/** What is read of an answer (its status decides); past this the connection is dropped instead. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+// Keep-alive: a busy endpoint gets its events over a few reused connections (idle ones do not hold the process).
+const agent = new Agent({ connections: 64, keepAliveTimeout: 4000 });
 
 /**
  * POSTs one event. Any answer other than 2xx is a failure, redirects are not followed (an endpoint
  * cannot bounce the service to another address), and the whole exchange has one deadline. Network
  * failures are described by their code only: a receiver's error text is not ours to pass on.
  */
-export function pushEvent(
+export async function pushEvent(
   url: string,
   body: string,
   secret: string | null,
   timeoutMs: number,
 ): Promise<PushResult> {
-  const target = new URL(url);
-  const protocol = target.protocol as 'http:' | 'https:';
-  const headers: Record<string, string | number> = {
+  const headers: Record<string, string> = {
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
+    'content-length': String(Buffer.byteLength(body)),
     'user-agent': APP_VERSION_HEADER,
   };
   if (secret) headers[SIGNATURE_HEADER] = signature(body, secret);
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (r: PushResult) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve(r);
-    };
-    const req = (protocol === 'https:' ? httpsRequest : httpRequest)(
-      target,
-      { method: 'POST', headers, agent: agents[protocol] },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        res.resume();
-        res.on('end', () =>
-          finish(
-            status >= 200 && status < 300
-              ? { ok: true, httpStatus: status }
-              : { ok: false, httpStatus: status, error: `HTTP ${status}` },
-          ),
-        );
-        res.on('error', () =>
-          finish({ ok: false, httpStatus: status, error: 'connection failed while reading the answer' }),
-        );
-      },
-    );
-    const timer = setTimeout(() => {
-      finish({ ok: false, error: `no answer within ${timeoutMs} ms` });
-      req.destroy();
-    }, timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) =>
-      finish({ ok: false, error: e.code ? `connection failed (${e.code})` : 'connection failed' }),
-    );
-    req.end(body);
-  });
+  // undici takes an EventEmitter as the abort signal: one timer per push.
+  const deadline = new EventEmitter();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    deadline.emit('abort');
+  }, timeoutMs);
+  const late: PushResult = { ok: false, error: `no answer within ${timeoutMs} ms` };
+  try {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        dispatcher: agent,
+        method: 'POST',
+        headers,
+        body,
+        signal: deadline,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } catch (e) {
+      if (timedOut || isTimeout(e)) return late;
+      const code = (e as NodeJS.ErrnoException).code;
+      return { ok: false, error: code ? `connection failed (${code})` : 'connection failed' };
+    }
+    const status = res.statusCode;
+    try {
+      let read = 0;
+      for await (const chunk of res.body) {
+        read += (chunk as Buffer).length;
+        if (read > MAX_ANSWER_BYTES) {
+          res.body.destroy();
+          break;
+        }
+      }
+    } catch (e) {
+      if (timedOut || isTimeout(e)) return late;
+      return { ok: false, httpStatus: status, error: 'connection failed while reading the answer' };
+    }
+    return status >= 200 && status < 300
+      ? { ok: true, httpStatus: status }
+      : { ok: false, httpStatus: status, error: `HTTP ${status}` };
+  } finally {
+    clearTimeout(timer);
+  }
 }

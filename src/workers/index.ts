@@ -3,6 +3,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import pino from 'pino';
 import { AddressServiceClient } from '../adapters/address-service.js';
 import { AltinnClient } from '../adapters/altinn.js';
+import type { HttpTransport } from '../adapters/http-transport.js';
 import { addressServiceTokens, altinnTokens, maskinportenOf } from '../adapters/tokens.js';
 import type { Config } from '../config.js';
 import { Crypto } from '../store/crypto.js';
@@ -53,7 +54,10 @@ export interface BackgroundDeps {
   incoming?: IncomingSink | null;
   /** Which parts to run (all when left out); tests start the ones they need. */
   parts?: BackgroundParts;
+  /** For the Maskinporten and token-exchange requests (default: the global fetch). */
   fetch?: typeof fetch;
+  /** For the Altinn Correspondence requests (default: undici over a keep-alive agent of the Altinn client's own). */
+  altinnTransport?: HttpTransport;
 }
 
 export interface Background {
@@ -163,8 +167,10 @@ async function startDigitalPost(
     tokens,
     timeoutMs: config.ALTINN_TIMEOUT_MS,
     uploadTimeoutMs: config.ALTINN_UPLOAD_TIMEOUT_MS,
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.altinnTransport ? { transport: deps.altinnTransport } : {}),
   });
+  // Registered before the workers that use it, so it is closed after them.
+  await start({ start: async () => {}, close: () => altinn.close() });
   const clock = deps.clock ? { clock: deps.clock } : {};
   if (parts.send) {
     result.sendWorker = await start(

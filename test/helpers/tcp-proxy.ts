@@ -2,6 +2,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Bytes passed on from clients to the server so far. */
+  bytesToServer(): number;
   /** Cuts every connection and refuses new ones: to its clients the server behind is gone. */
   cut(): Promise<void>;
   /** Accepts connections again, on the same port. */
@@ -12,6 +14,7 @@ export interface TcpProxy {
 /** A TCP proxy in front of `target`, so a test can make a real server unreachable and bring it back. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let toServer = 0;
   const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -24,6 +27,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       track(upstream);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
+      client.on('data', (chunk: Buffer) => {
+        toServer += chunk.length;
+      });
       client.pipe(upstream).pipe(client);
     });
   const listen = (srv: Server, port: number) =>
@@ -46,6 +52,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   };
   return {
     port,
+    bytesToServer: () => toServer,
     cut,
     async restore() {
       if (server) return;
