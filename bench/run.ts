@@ -51,6 +51,13 @@ const TARGET_LOAD_RSS_MB = 150;
 export const SMALL_HEAP_FLAGS = (
   process.env.BENCH_SMALL_FLAGS ?? '--max-old-space-size=128 --max-semi-space-size=8'
 ).split(' ');
+/** Environment of that variant (BENCH_SMALL_ENV="K=V K2=V2"), e.g. malloc settings. */
+const SMALL_HEAP_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_SMALL_ENV ?? '')
+    .split(' ')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const TARGET_UPLOAD_GROWTH_MB = 32;
 const TARGET_ARK_MEDIAN_MS = 20;
 const TARGET_REFUSED_MS = 100;
@@ -174,7 +181,7 @@ function printReport(
     '  ours = node dist/src/server.js (buildApp + startBackground); bare = bench/bare-ceiling.ts; both on one',
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
-    `  ours small heap = the same with NODE_OPTIONS="${SMALL_HEAP_FLAGS.join(' ')}", interleaved in the same run`,
+    `  ours small heap = the same with NODE_OPTIONS="${SMALL_HEAP_FLAGS.join(' ')}"${Object.keys(SMALL_HEAP_ENV).length ? ` and ${Object.entries(SMALL_HEAP_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}, interleaved in the same run`,
     row('', 'ours', 'bare', 'ours small heap'),
     ...(o && b
       ? o.slices.map((x, i) => {
@@ -374,7 +381,7 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     servers.push(await startServer('bare', { ...envFor('bare'), ...redisEnv }));
     servers.push(
       await startBuiltServer(
-        { ...envFor('small'), ...redisEnv, ...(await altinnEnv()), LOG_LEVEL: 'info' },
+        { ...envFor('small'), ...redisEnv, ...(await altinnEnv()), LOG_LEVEL: 'info', ...SMALL_HEAP_ENV },
         SMALL_HEAP_FLAGS,
       ),
     );
