@@ -181,7 +181,13 @@ function printReport(
     '  ours = node dist/src/server.js (buildApp + startBackground); bare = bench/bare-ceiling.ts; both on one',
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
-    `  ours small heap = the same with NODE_OPTIONS="${SMALL_HEAP_FLAGS.join(' ')}"${Object.keys(SMALL_HEAP_ENV).length ? ` and ${Object.entries(SMALL_HEAP_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}, interleaved in the same run`,
+    `  ours small heap = the same with NODE_OPTIONS="${SMALL_HEAP_FLAGS.join(' ')}"${
+      Object.keys(SMALL_HEAP_ENV).length
+        ? ` and ${Object.entries(SMALL_HEAP_ENV)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }, interleaved in the same run`,
     row('', 'ours', 'bare', 'ours small heap'),
     ...(o && b
       ? o.slices.map((x, i) => {

@@ -1,4 +1,6 @@
+import type { Redis } from 'ioredis';
 import type { ProblemItem } from '../domain/errors.js';
+import { type ScriptCalls, scriptsOn } from './scripts.js';
 import type { Store } from './store.js';
 
 /**
@@ -26,10 +28,6 @@ return due
 `,
 } as const;
 
-type ScriptedRedis = Store['redis'] & {
-  [K in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Promise<unknown>;
-};
-
 export interface DeliveryState {
   correspondenceId?: string;
   sentMs?: number;
@@ -44,13 +42,13 @@ export interface DeliveryState {
 }
 
 export class DeliveryStore {
-  private readonly redis: ScriptedRedis;
+  private readonly redis: Redis;
+  private readonly lua: ScriptCalls<typeof SCRIPTS>;
   readonly prefix: string;
 
   constructor(private readonly store: Store) {
-    const redis = store.redis;
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua });
-    this.redis = redis as ScriptedRedis;
+    this.redis = store.redis;
+    this.lua = scriptsOn(store.redis, SCRIPTS);
     this.prefix = store.prefix;
   }
 
@@ -101,7 +99,7 @@ export class DeliveryStore {
       firstPollAt: number;
     },
   ): Promise<void> {
-    await this.redis.dpvRecordSent(
+    await this.lua.dpvRecordSent(
       this.prefix,
       messageId,
       sent.correspondenceId,
@@ -118,7 +116,7 @@ export class DeliveryStore {
 
   /** Due polls (score <= now), at most `limit`; each is leased for `leaseMs` until rescheduled. */
   async claimDue(now: number, limit: number, leaseMs: number): Promise<string[]> {
-    return (await this.redis.dpvClaimDue(this.prefix, now, limit, leaseMs)) as string[];
+    return (await this.lua.dpvClaimDue(this.prefix, now, limit, leaseMs)) as string[];
   }
 
   async reschedule(messageId: string, at: number): Promise<void> {

@@ -3,6 +3,7 @@ import type { Paging } from '../domain/page.js';
 import { formatOslo, parseDateTime } from '../domain/time.js';
 import type { Crypto } from './crypto.js';
 import { LUA, TTL_DUE_KEY } from './lua.js';
+import { type ScriptCalls, scriptsOn } from './scripts.js';
 import { encodeConversation, Store } from './store.js';
 
 /**
@@ -239,10 +240,6 @@ return out
 `,
 } as const;
 
-type ScriptedRedis = Redis & {
-  [K in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Promise<unknown>;
-};
-
 const META = [
   'messageId',
   'conversationId',
@@ -271,17 +268,16 @@ interface SbdView {
 }
 
 export class IncomingStore {
-  private readonly redis: ScriptedRedis;
+  private readonly lua: ScriptCalls<typeof SCRIPTS>;
   /** Statuses go through the one status writer. */
   private readonly statuses: Store;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     readonly prefix: string,
     private readonly crypto: Crypto,
   ) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua });
-    this.redis = redis as ScriptedRedis;
+    this.lua = scriptsOn(redis, SCRIPTS);
     this.statuses = new Store(redis, prefix, crypto);
   }
 
@@ -342,7 +338,7 @@ export class IncomingStore {
       sbd: this.crypto.seal(input.sbdJson),
     };
     const convId = Number(
-      await this.redis.inCreate(
+      await this.lua.inCreate(
         this.prefix,
         input.messageId,
         JSON.stringify(conv),
@@ -365,7 +361,7 @@ export class IncomingStore {
     // Written before the message becomes peekable, so a fagsystem never deletes one that lacks it;
     // a retry after a crash in between completes both steps.
     await this.statuses.addStatus(input.messageId, 'INNKOMMENDE_MOTTATT', { now });
-    await this.redis.inReady(this.prefix, input.messageId);
+    await this.lua.inReady(this.prefix, input.messageId);
     return { outcome: convId > 0 ? 'new' : 'duplicate' };
   }
 
@@ -417,7 +413,7 @@ export class IncomingStore {
   /** One page of SBD JSON texts, oldest first unless sorted lastUpdated,desc; one round trip. */
   async list(f: IncomingFilter, p: Paging): Promise<{ items: string[]; total: number }> {
     const desc = p.sort?.property === 'lastUpdated' && p.sort.direction === 'desc';
-    const res = (await this.redis.inList(
+    const res = (await this.lua.inList(
       this.prefix,
       p.page * p.size,
       p.size,
@@ -434,7 +430,7 @@ export class IncomingStore {
     now: Date,
     lockMs: number,
   ): Promise<{ messageId: string; sbdJson: string } | null> {
-    const res = (await this.redis.inPeek(
+    const res = (await this.lua.inPeek(
       this.prefix,
       now.getTime(),
       now.getTime() + lockMs,
@@ -445,12 +441,12 @@ export class IncomingStore {
   }
 
   async lockState(messageId: string, now: Date): Promise<LockState> {
-    const r = Number(await this.redis.inLockState(this.prefix, messageId, now.getTime()));
+    const r = Number(await this.lua.inLockState(this.prefix, messageId, now.getTime()));
     return r < 0 ? 'unknown' : r === 0 ? 'unlocked' : 'locked';
   }
 
   /** Removes the message from the queue (its conversation and statuses stay). True when it was there. */
   async remove(messageId: string): Promise<boolean> {
-    return Number(await this.redis.inRemove(this.prefix, messageId)) === 1;
+    return Number(await this.lua.inRemove(this.prefix, messageId)) === 1;
   }
 }

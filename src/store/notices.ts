@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { UNREAD_WATCH_ENDS } from '../domain/status.js';
 import { STATUS_CODE } from './lua.js';
+import { type ScriptCalls, scriptsOn } from './scripts.js';
 
 /** What the watchdog keeps per confidential message that is LEVERT and not yet LEST. */
 export interface UnreadRecord {
@@ -62,27 +63,21 @@ return redis.call('HGETALL', KEYS[1])
 `,
 } as const;
 
-type Scripted = Redis & { [K in keyof typeof LUA]: (...args: (string | number)[]) => Promise<unknown> };
-
 /**
  * Watchdog and digest state: `unread:levert` (by LEVERT time, for the report), `unread:due` (by next due
  * notice), `unread:m:{messageId}`, `notice:{id}` and `digest:pending` (item ids by time). Ids and routing
  * facts only: nothing here is confidential.
  */
 export class NoticeStore {
-  private readonly r: Scripted;
+  private readonly r: Redis;
+  private readonly lua: ScriptCalls<typeof LUA>;
 
   constructor(
     redis: Redis,
     private readonly prefix: string,
   ) {
-    for (const [name, lua] of Object.entries(LUA)) {
-      redis.defineCommand(name, {
-        numberOfKeys: name === 'createNotice' ? 1 : name === 'advance' ? 2 : 4,
-        lua,
-      });
-    }
-    this.r = redis as Scripted;
+    this.lua = scriptsOn(redis, LUA, (name) => (name === 'createNotice' ? 1 : name === 'advance' ? 2 : 4));
+    this.r = redis;
   }
 
   private k(s: string): string {
@@ -94,7 +89,7 @@ export class NoticeStore {
     rec: Omit<UnreadRecord, 'noticesSent' | 'lastNoticeTs'>,
     firstDueMs: number,
   ): Promise<boolean> {
-    const res = await this.r.trackUnread(
+    const res = await this.lua.trackUnread(
       this.k(`conv:${convId}`),
       this.k(`unread:m:${rec.messageId}`),
       this.k('unread:levert'),
@@ -160,7 +155,7 @@ export class NoticeStore {
     lastNoticeTs: string,
     nextDueMs: number | null,
   ): Promise<boolean> {
-    const res = await this.r.advance(
+    const res = await this.lua.advance(
       this.k(`unread:m:${messageId}`),
       this.k('unread:due'),
       String(from),
@@ -174,7 +169,7 @@ export class NoticeStore {
 
   async createNotice(n: UnreadNotice): Promise<UnreadNotice> {
     const flat = Object.entries(n).flatMap(([key, v]) => [key, String(v)]);
-    const res = (await this.r.createNotice(
+    const res = (await this.lua.createNotice(
       this.k(`notice:${n.noticeId}`),
       NOTICE_TTL_SECONDS,
       ...flat,

@@ -6,10 +6,7 @@ import { formatOslo } from '../domain/time.js';
 import type { Crypto } from './crypto.js';
 import { STATUS_CODE, STATUS_OF_CODE, TTL_DUE_KEY } from './lua.js';
 import { SCRIPTS } from './redis.js';
-
-type ScriptedRedis = Redis & {
-  [K in keyof typeof SCRIPTS]: (...args: (string | number)[]) => Promise<unknown>;
-};
+import { type ScriptCalls, scriptsOn } from './scripts.js';
 
 export interface ConversationRecord {
   id: number;
@@ -258,15 +255,15 @@ function pairs(flat: string[]): Record<string, string> {
 }
 
 export class Store {
-  readonly redis: ScriptedRedis;
+  /** The store's Lua scripts (src/store/redis.ts), one round trip each. */
+  readonly lua: ScriptCalls<typeof SCRIPTS>;
 
   constructor(
-    redis: Redis,
+    readonly redis: Redis,
     readonly prefix: string,
     private readonly crypto: Crypto,
   ) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua });
-    this.redis = redis as ScriptedRedis;
+    this.lua = scriptsOn(redis, SCRIPTS);
   }
 
   private k(suffix: string): string {
@@ -378,7 +375,7 @@ export class Store {
       off: p.page * p.size,
       cnt: p.size,
     };
-    const reply = (await this.redis.conversationPage(this.prefix, JSON.stringify(q))) as [
+    const reply = (await this.lua.conversationPage(this.prefix, JSON.stringify(q))) as [
       number,
       ...(string | string[])[],
     ];
@@ -411,7 +408,7 @@ export class Store {
     ids: number[],
   ): Promise<{ status: StatusRecord; conversation: ConversationRecord }[]> {
     if (!ids.length) return [];
-    const reply = (await this.redis.statusesById(this.prefix, ...ids)) as [string, string, string[]][];
+    const reply = (await this.lua.statusesById(this.prefix, ...ids)) as [string, string, string[]][];
     const out: { status: StatusRecord; conversation: ConversationRecord }[] = [];
     for (const [sid, convId, flat] of reply) {
       const h = pairs(flat);
@@ -449,7 +446,7 @@ export class Store {
     skip: number,
     limit: number,
   ): Promise<{ convId: number; messageId: string | null }[]> {
-    const reply = (await this.redis.expiryDue(this.prefix, nowMs, skip, limit)) as [string, string | null][];
+    const reply = (await this.lua.expiryDue(this.prefix, nowMs, skip, limit)) as [string, string | null][];
     return reply.map(([convId, mid]) => ({ convId: Number(convId), messageId: mid || null }));
   }
 
@@ -478,7 +475,7 @@ export class Store {
   ): Promise<AddStatusResult> {
     const now = opts.now ?? new Date();
     const text = opts.nowText && opts.nowText !== formatOslo(now) ? opts.nowText : '';
-    const [code, id] = (await this.redis.addStatus(
+    const [code, id] = (await this.lua.addStatus(
       this.prefix,
       messageId,
       status,
@@ -529,7 +526,7 @@ export class Store {
       off: p.page * p.size,
       cnt: p.size,
     };
-    const reply = (await this.redis.statusPage(this.prefix, JSON.stringify(q))) as (string | number)[];
+    const reply = (await this.lua.statusPage(this.prefix, JSON.stringify(q))) as (string | number)[];
     const items: StatusRecord[] = [];
     for (let i = 1; i + 8 < reply.length; i += 9) {
       const r = reply.slice(i, i + 9).map(String);
@@ -570,7 +567,7 @@ export class Store {
     };
     for (const [key, v] of Object.entries(plain)) msgFields.push(key, String(v));
     const id = Number(
-      await this.redis.createOutgoing(
+      await this.lua.createOutgoing(
         this.prefix,
         msg.messageId,
         JSON.stringify(convFields),
@@ -698,7 +695,7 @@ export class Store {
       off: p.page * p.size,
       cnt: p.size,
     };
-    const reply = (await this.redis.messagePage(this.prefix, JSON.stringify(q), ...Store.META_FIELDS)) as [
+    const reply = (await this.lua.messagePage(this.prefix, JSON.stringify(q), ...Store.META_FIELDS)) as [
       number,
       ...(string | (string | null)[])[],
     ];
@@ -732,7 +729,7 @@ export class Store {
     | { ok: false; reason: 'gone' | 'sent' | 'duplicate' | 'too-large' | 'second-primary' }
   > {
     const r = Number(
-      await this.redis.addFile(
+      await this.lua.addFile(
         this.prefix,
         messageId,
         this.crypto.hmac(file.filename),
@@ -775,7 +772,7 @@ export class Store {
 
   /** created → queuing; returns the state found ('' when the message is gone). */
   async claimSend(messageId: string): Promise<MessageState | ''> {
-    return (await this.redis.claimSend(this.prefix, messageId)) as MessageState | '';
+    return (await this.lua.claimSend(this.prefix, messageId)) as MessageState | '';
   }
 
   async setState(messageId: string, state: MessageState): Promise<void> {
@@ -792,7 +789,7 @@ export class Store {
     d: { externalSystemReference?: string; pollable?: boolean },
   ): Promise<number | null> {
     const id = Number(
-      await this.redis.setDelivery(
+      await this.lua.setDelivery(
         this.prefix,
         messageId,
         d.externalSystemReference ?? '',
@@ -805,23 +802,23 @@ export class Store {
   /** Adds warnings to a conversation, once per code; returns how many were new. */
   async addWarnings(convId: number, warnings: ProblemItem[]): Promise<number> {
     if (!warnings.length) return 0;
-    return Number(await this.redis.addWarnings(this.prefix, convId, JSON.stringify(warnings)));
+    return Number(await this.lua.addWarnings(this.prefix, convId, JSON.stringify(warnings)));
   }
 
   /** Sets the conversation's notificationOutcome (Digital Post); nothing when the conversation is gone. */
   async setNotificationOutcome(convId: number, text: string): Promise<void> {
-    await this.redis.setConversationField(this.prefix, convId, 'no', text);
+    await this.lua.setConversationField(this.prefix, convId, 'no', text);
   }
 
   async deleteMessage(messageId: string): Promise<void> {
-    await this.redis.deleteMessage(this.prefix, messageId);
+    await this.lua.deleteMessage(this.prefix, messageId);
   }
 
   /** Removes message, conversation and statuses: the rollback of a multipart request that failed halfway. */
   async purge(messageId: string): Promise<void> {
     const convId = await this.conversationIdOfMessage(messageId);
     await this.deleteMessage(messageId);
-    if (convId !== null) await this.redis.purgeConversation(this.prefix, convId, messageId);
+    if (convId !== null) await this.lua.purgeConversation(this.prefix, convId, messageId);
   }
 
   async ping(): Promise<boolean> {

@@ -33,7 +33,7 @@ describe('transition table', () => {
     let checked = 0;
     for (let mask = 0; mask < 1 << STATUSES.length; mask++) {
       const current = STATUSES.filter((_, i) => mask & (1 << i));
-      const lua = (await store.redis.decideTransitions(current.join(','), ...STATUSES)) as string[];
+      const lua = (await store.lua.decideTransitions(current.join(','), ...STATUSES)) as string[];
       const ts = STATUSES.map((next) => transition(new Set<Status>(current), next));
       expect({ current, verdicts: lua }).toEqual({ current, verdicts: ts });
       checked += STATUSES.length;
