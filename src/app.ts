@@ -220,12 +220,21 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
       ...(srTokens && !config.SERVICE_REGISTRY_TOKEN ? { tokenSource: srTokens } : {}),
       log: app.log,
     });
-  const queue = deps.queue ?? createSendQueue(redis, prefix);
+  // The queues get a connection of their own: BullMQ defines its scripts on the connection it is given, and ioredis
+  // copies every defined script onto each (auto-)pipeline the connection makes, which on the store's connection is
+  // every batch of commands.
+  // Opened with the app, so a queue first used while Redis is away finds a connection that was ready before.
+  const queueRedis = deps.redis ? undefined : createRedis(config.REDIS_URL, 'api');
+  queueRedis?.on('error', (err: Error) =>
+    app.log.warn({ err: err.message }, 'Redis connection error (queues)'),
+  );
+  const queueConnection = queueRedis ?? redis;
+  const queue = deps.queue ?? createSendQueue(queueConnection, prefix);
   // Opened on the first send, so building the app (and the OpenAPI document) touches no queue.
   // A queue first opened while Redis is down stays broken, so a failed schedule drops it for the next send.
   let ttlQueue: Queue<TtlJobData> | undefined;
   const scheduleTtl = async (messageId: string, expiryMs: number, nowMs: number) => {
-    ttlQueue ??= createTtlQueue(redis, prefix);
+    ttlQueue ??= createTtlQueue(queueConnection, prefix);
     const q = ttlQueue;
     try {
       await scheduleExpiry(q, messageId, expiryMs, nowMs);
@@ -279,6 +288,7 @@ export async function buildApp(config: Config, deps: Partial<AppDeps> = {}): Pro
     }
     await ttlQueue?.close();
     if (!deps.redis) await redis.quit().catch(() => redis.disconnect());
+    if (queueRedis) await queueRedis.quit().catch(() => queueRedis.disconnect());
   });
 
   registerErrorHandling(app, config.ERROR_EXCEPTION_STYLE);
