@@ -19,6 +19,7 @@ import {
   nextMessage,
   type ServerProcess,
   startBuiltServer,
+  startFlags,
   startServer,
   stopChild,
 } from './server-process.js';
@@ -176,7 +177,7 @@ function printReport(
     '',
     `Whole messages (create + PUT arkivmelding.xml + PUT 100 KB + send), ${load.clients} keep-alive clients,`,
     `  ${load.warmupSeconds} s warm-up each, then ${load.seconds} s measured each in ${load.rounds} alternating slices (ABBA)`,
-    '  ours = node dist/src/server.js (buildApp + startBackground); bare = bench/bare-ceiling.ts; both on one',
+    `  ours = node ${[...startFlags(), ''].join(' ')}dist/src/server.js as npm start runs it (buildApp + startBackground); bare = bench/bare-ceiling.ts; all on one`,
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
     `  ours container = the same with node flags "${SMALL_HEAP_FLAGS.join(' ')}"${

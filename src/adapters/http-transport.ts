@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 
 /**
  * The HTTP exchanges of the Altinn client, on undici's Node-stream request API over one keep-alive agent: request
@@ -53,11 +53,22 @@ export function isTimeout(e: unknown): boolean {
 
 export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 
+let undiciModule: Promise<typeof import('undici')> | undefined;
+/** undici, loaded with the first exchange: a service that has not sent anything yet does not hold it. */
+export const loadUndici = (): Promise<typeof import('undici')> => {
+  undiciModule ??= import('undici');
+  return undiciModule;
+};
+
 export function undiciTransport(opts: { maxAnswerBytes?: number } = {}): HttpTransport {
   const limit = opts.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
-  const agent = new Agent({ keepAliveTimeout: 4000 });
+  let agent: Agent | undefined;
+  let closed = false;
   return {
     async send(req) {
+      const { Agent, request } = await loadUndici();
+      if (closed) throw new Error('the HTTP transport is closed');
+      agent ??= new Agent({ keepAliveTimeout: 4000 });
       // undici takes an EventEmitter as the abort signal: one timer per exchange, no AbortSignal machinery.
       const deadline = new EventEmitter();
       const timer = setTimeout(() => deadline.emit('abort'), req.timeoutMs);
@@ -102,6 +113,9 @@ export function undiciTransport(opts: { maxAnswerBytes?: number } = {}): HttpTra
         clearTimeout(timer);
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      closed = true;
+      await agent?.close();
+    },
   };
 }

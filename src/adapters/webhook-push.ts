@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Agent, type Dispatcher, request } from 'undici';
-import { isTimeout } from './http-transport.js';
+import type { Agent, Dispatcher } from 'undici';
+import { isTimeout, loadUndici } from './http-transport.js';
 import { APP_VERSION_HEADER } from './user-agent.js';
 
 export const SIGNATURE_HEADER = 'X-Eformidling-Signature';
@@ -17,7 +17,8 @@ export type PushResult = { ok: true; httpStatus: number } | { ok: false; httpSta
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 // Keep-alive: a busy endpoint gets its events over a few reused connections (idle ones do not hold the process).
-const agent = new Agent({ connections: 64, keepAliveTimeout: 4000 });
+// Made with the first push.
+let agent: Agent | undefined;
 
 /**
  * POSTs one event. Any answer other than 2xx is a failure, redirects are not followed (an endpoint
@@ -36,6 +37,8 @@ export async function pushEvent(
     'user-agent': APP_VERSION_HEADER,
   };
   if (secret) headers[SIGNATURE_HEADER] = signature(body, secret);
+  const { Agent, request } = await loadUndici();
+  agent ??= new Agent({ connections: 64, keepAliveTimeout: 4000 });
   // undici takes an EventEmitter as the abort signal: one timer per push.
   const deadline = new EventEmitter();
   let timedOut = false;
