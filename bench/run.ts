@@ -180,13 +180,10 @@ function printReport(
     `  ours = node ${[...startFlags(), ''].join(' ')}dist/src/server.js as npm start runs it (buildApp + startBackground); bare = bench/bare-ceiling.ts; all on one`,
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
-    `  ours container = the same with node flags "${SMALL_HEAP_FLAGS.join(' ')}"${
-      Object.keys(SMALL_HEAP_ENV).length
-        ? ` and ${Object.entries(SMALL_HEAP_ENV)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')}`
-        : ''
-    }, interleaved in the same run`,
+    `  ours container = the same with ${[
+      ...(SMALL_HEAP_FLAGS.length ? [`node flags ${SMALL_HEAP_FLAGS.join(' ')}`] : []),
+      ...Object.entries(SMALL_HEAP_ENV).map(([k, v]) => `${k}=${v}`),
+    ].join(' and ')}, interleaved in the same run`,
     row('', 'ours', 'bare', 'ours container'),
     ...(o && b
       ? o.slices.map((x, i) => {
