@@ -1,4 +1,4 @@
-import { Agent, request } from 'node:http';
+import { Agent, request, type ServerResponse } from 'node:http';
 
 export interface RawResponse {
   status: number;
@@ -33,4 +33,21 @@ export function rawRequest(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * Writes `chunk` to `res` for as long as the client reads, without end: only the client stopping (or the socket
+ * closing) ends it. Returns how many bytes have been written so far.
+ */
+export function writeEndlessly(res: ServerResponse, chunk: Buffer): () => number {
+  let written = 0;
+  const more = () => {
+    while (!res.destroyed) {
+      written += chunk.length;
+      if (!res.write(chunk)) break;
+    }
+    if (!res.destroyed) res.once('drain', more);
+  };
+  more();
+  return () => written;
 }

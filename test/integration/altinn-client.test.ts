@@ -8,6 +8,7 @@ import { staticToken, type TokenSource } from '../../src/adapters/maskinporten.j
 import { ORG_DPV_TAUSHETSBELAGT } from '../../src/sandbox/address-service-seed.js';
 import { type AltinnSandbox, startAltinnSandbox } from '../../src/sandbox/altinn.js';
 import { waitFor } from '../helpers/dpv.js';
+import { writeEndlessly } from '../helpers/raw-http.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** The Altinn client on its default transport (undici, no injection) against the sandbox Altinn over real HTTP. */
@@ -223,24 +224,15 @@ describe('answers the client will not wait for or hold', () => {
     expect(declared.kind).toBe('transient');
     expect(declared.message).toBe('Altinn overview answered HTTP 200 with a body over 1048576 bytes');
 
-    let written = 0;
+    let written = () => 0;
     const base = await rawServer((_req, res) => {
       res.writeHead(500, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      // Endless: only the client stopping ends it.
-      const more = () => {
-        while (!res.destroyed) {
-          written += chunk.length;
-          if (!res.write(chunk)) break;
-        }
-        if (!res.destroyed) res.once('drain', more);
-      };
-      more();
+      written = writeEndlessly(res, Buffer.alloc(64 * 1024, 0x20));
     });
     const chunked = await failureOf(client({ baseUrl: base }).details(randomUUID()));
     expect(chunked.kind).toBe('transient');
     expect(chunked.message).toBe('Altinn details answered HTTP 500 with a body over 1048576 bytes');
-    expect(written).toBeGreaterThan(MiB);
+    expect(written()).toBeGreaterThan(MiB);
 
     // The same client goes on.
     sandbox.fault('overview', { status: 404 });

@@ -3,6 +3,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pushEvent, SIGNATURE_HEADER } from '../../src/adapters/webhook-push.js';
+import { writeEndlessly } from '../helpers/raw-http.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /** pushEvent over real HTTP: the receiver the webhook tests use, and bare servers for answers it does not give. */
@@ -59,24 +60,16 @@ describe('pushEvent', () => {
   });
 
   it('an endless answer body is not read to its end: the status decides, at once', async () => {
-    let written = 0;
+    let written = () => 0;
     const s = await serve((req, res) => {
       req.resume();
       res.writeHead(200, { 'content-type': 'text/plain' });
-      const chunk = Buffer.alloc(16 * 1024, 0x61);
-      const more = () => {
-        while (!res.destroyed) {
-          written += chunk.length;
-          if (!res.write(chunk)) break;
-        }
-        if (!res.destroyed) res.once('drain', more);
-      };
-      more();
+      written = writeEndlessly(res, Buffer.alloc(16 * 1024, 0x61));
     });
     const t0 = Date.now();
     expect(await pushEvent(s.url, '{}', null, 3000)).toEqual({ ok: true, httpStatus: 200 });
     expect(Date.now() - t0).toBeLessThan(2000);
-    expect(written).toBeGreaterThan(64 * 1024);
+    expect(written()).toBeGreaterThan(64 * 1024);
   });
 
   it('an answer cut short, one that stalls, and nobody listening', async () => {
