@@ -215,6 +215,41 @@ describe('statuses are registered once and in order', () => {
   });
 });
 
+describe('polling a letter that is not read yet', () => {
+  it('writes no status until Altinn reports something new, then only that (the scheduled poller runs too)', async () => {
+    const messageId = await sendMessage(h);
+    await waitForStatus(h, messageId, 'LEVERT');
+    const poller = h.background.statusPoller!;
+    const store = (poller as unknown as { deps: { store: { addStatus: (...a: unknown[]) => unknown } } }).deps
+      .store;
+    const written: unknown[] = [];
+    const addStatus = store.addStatus.bind(store);
+    store.addStatus = (...args: unknown[]) => {
+      written.push(args[1]);
+      return addStatus(...args);
+    };
+    try {
+      await poller.pollOne(messageId);
+      await poller.pollOne(messageId);
+      expect(written).toEqual([]);
+      const correspondenceId = (await h.delivery.state(messageId)).correspondenceId!;
+      await h.altinn.read(correspondenceId);
+      await poller.pollOne(messageId);
+      // The scheduled poller (every 50 ms here) may have been the one to register it, or both at once.
+      expect(written.length).toBeGreaterThan(0);
+      expect(new Set(written)).toEqual(new Set(['LEST']));
+    } finally {
+      store.addStatus = addStatus;
+    }
+    expect((await statusesOf(h, messageId)).map((s) => s.status)).toEqual([
+      'OPPRETTET',
+      'SENDT',
+      'LEVERT',
+      'LEST',
+    ]);
+  });
+});
+
 describe('the same message sent by two attempts at once', () => {
   it('one correspondence in Altinn, SENDT once', async () => {
     await h.stopBackground();
