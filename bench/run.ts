@@ -50,8 +50,8 @@ const TARGET_LOAD_RSS_MB = 150;
  * MALLOC_ARENA_MAX=2 (fewer malloc arenas for libuv's and V8's threads). BENCH_SMALL_FLAGS adds node flags and
  * BENCH_SMALL_ENV="K=V K2=V2" sets the environment instead, to try other settings.
  */
-export const SMALL_HEAP_FLAGS = (process.env.BENCH_SMALL_FLAGS ?? '').split(' ').filter(Boolean);
-const SMALL_HEAP_ENV: Record<string, string> = Object.fromEntries(
+export const CONTAINER_FLAGS = (process.env.BENCH_SMALL_FLAGS ?? '').split(' ').filter(Boolean);
+const CONTAINER_ENV: Record<string, string> = Object.fromEntries(
   (process.env.BENCH_SMALL_ENV ?? 'MALLOC_ARENA_MAX=2')
     .split(' ')
     .filter((kv) => kv.includes('='))
@@ -161,7 +161,7 @@ const fmt = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-'
 function printReport(
   ours: Outcome<LoadResult>,
   bare: Outcome<LoadResult>,
-  small: Outcome<LoadResult>,
+  container: Outcome<LoadResult>,
   upload: Outcome<UploadRssResult>,
   bareUpload: Outcome<UploadRssResult>,
   ark: Outcome<ArkivmeldingFigures | null>,
@@ -169,7 +169,7 @@ function printReport(
 ): void {
   const o = ours.ok ? ours.value : undefined;
   const b = bare.ok ? bare.value : undefined;
-  const sm = small.ok ? small.value : undefined;
+  const sm = container.ok ? container.value : undefined;
   const row = (label: string, a: string, c: string, d = '') =>
     `  ${label.padEnd(34)}${a.padStart(16)}${c.padStart(16)}${d.padStart(16)}`;
   const both = (f: (r: LoadResult) => string) => [o ? f(o) : '-', b ? f(b) : '-', sm ? f(sm) : '-'] as const;
@@ -181,8 +181,8 @@ function printReport(
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
     `  ours container = the same with ${[
-      ...(SMALL_HEAP_FLAGS.length ? [`node flags ${SMALL_HEAP_FLAGS.join(' ')}`] : []),
-      ...Object.entries(SMALL_HEAP_ENV).map(([k, v]) => `${k}=${v}`),
+      ...(CONTAINER_FLAGS.length ? [`node flags ${CONTAINER_FLAGS.join(' ')}`] : []),
+      ...Object.entries(CONTAINER_ENV).map(([k, v]) => `${k}=${v}`),
     ].join(' and ')}, interleaved in the same run`,
     row('', 'ours', 'bare', 'ours container'),
     ...(o && b
@@ -383,8 +383,8 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     servers.push(await startServer('bare', { ...envFor('bare'), ...redisEnv }));
     servers.push(
       await startBuiltServer(
-        { ...envFor('small'), ...redisEnv, ...(await altinnEnv()), LOG_LEVEL: 'info', ...SMALL_HEAP_ENV },
-        SMALL_HEAP_FLAGS,
+        { ...envFor('container'), ...redisEnv, ...(await altinnEnv()), LOG_LEVEL: 'info', ...CONTAINER_ENV },
+        CONTAINER_FLAGS,
       ),
     );
     return runInterleaved(servers, load);
@@ -398,12 +398,12 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     await stopChild(a);
   }
   await ownRedis?.stop();
-  await clean('ours', 'bare', 'small');
+  await clean('ours', 'bare', 'container');
   const pick = (i: number): Outcome<LoadResult> =>
     loadOutcome.ok ? { ok: true, value: loadOutcome.value[i]! } : { ok: false, error: loadOutcome.error };
   const ours = pick(0);
   const bare = pick(1);
-  const small = pick(2);
+  const container = pick(2);
 
   const skipped = <T>(): Outcome<T> => ({ ok: false, error: 'skipped (--load-only)' });
   let upload: Outcome<UploadRssResult> = skipped();
@@ -423,7 +423,7 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
     ours.ok && bare.ok && bare.value.messagesPerSecond > 0
       ? Math.round((ours.value.messagesPerSecond / bare.value.messagesPerSecond) * 100) / 100
       : null;
-  printReport(ours, bare, small, upload, bareUpload, ark, ratio);
+  printReport(ours, bare, container, upload, bareUpload, ark, ratio);
   console.log(
     `  uploads the send workers made to the sandbox Altinn during the run (warm-up included; SENDT): ours ${sentToAltinn[0] ?? '-'}, ours container ${sentToAltinn[1] ?? '-'}`,
   );
@@ -433,7 +433,7 @@ async function runMessages(envFor: EnvFor, clean: Clean): Promise<number> {
       load,
       ours: value(ours),
       bare: value(bare),
-      container: { flags: SMALL_HEAP_FLAGS, env: SMALL_HEAP_ENV, ...value(small) },
+      container: { flags: CONTAINER_FLAGS, env: CONTAINER_ENV, ...value(container) },
       sentToAltinn,
       ratio,
       ratioPass: ratio !== null && ratio >= TARGET_RATIO,

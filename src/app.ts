@@ -146,7 +146,7 @@ export async function buildDocumentationApp(config: Config): Promise<FastifyInst
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  // Route plugins prepare their stores on registration (script definitions); no command is ever sent.
+  // Route plugins build their stores on registration; this client never connects and no command is sent.
   const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
   app.addHook('onClose', async () => redis.disconnect());
   const inert = {} as never;
