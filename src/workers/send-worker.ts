@@ -172,6 +172,13 @@ export class SendWorker {
         log.warn({ reason: e.message }, 'message refused; FEIL');
         return { kind: 'permanent', reason: e.message };
       }
+      // Another attempt at the same message (a retried or stalled job) may have finished it meanwhile and removed
+      // its files: then there is nothing left to do.
+      const latest = await store.getConversationWithStatusesByMessageId(messageId).catch(() => null);
+      if (latest?.statuses.some((s) => DONE.has(s.status))) {
+        log.info({}, 'message was completed by another attempt meanwhile');
+        return { kind: 'done' };
+      }
       const transient =
         e instanceof TransientFailure
           ? e

@@ -271,6 +271,39 @@ describe('the same message sent by two attempts at once', () => {
   });
 });
 
+describe('an attempt whose files go while it reads them', () => {
+  it('finds the message finished by the other attempt: done, no retry, one correspondence', async () => {
+    await h.stopBackground();
+    const messageId = await sendMessage(h);
+    await h.restartBackground();
+    const worker = h.background.sendWorker!;
+    const files = (
+      worker as unknown as { deps: { files: { readAll: (m: string, f: string) => Promise<Buffer> } } }
+    ).deps.files;
+    const readAll = files.readAll;
+    let raced = false;
+    // The first read of arkivmelding.xml lets another attempt send the message and remove its files first.
+    files.readAll = async function (this: unknown, m: string, f: string) {
+      if (!raced) {
+        raced = true;
+        expect((await worker.attempt(messageId, h.app.log as never)).kind).toBe('done');
+      }
+      return readAll.call(this, m, f);
+    };
+    try {
+      const result = await worker.attempt(messageId, h.app.log as never);
+      expect(raced).toBe(true);
+      expect(result.kind).toBe('done');
+    } finally {
+      files.readAll = readAll;
+    }
+    const created = h.altinn.correspondences().filter((c) => c.idempotentKey?.toLowerCase() === messageId);
+    expect(created).toHaveLength(1);
+    expect((await statusesOf(h, messageId)).filter((s) => s.status === 'SENDT')).toHaveLength(1);
+    expect((await h.delivery.state(messageId)).attempts).toBe(0);
+  });
+});
+
 describe('large files', () => {
   it('a 6 MiB document reaches Altinn byte for byte (streamed from the encrypted file)', async () => {
     const big = Buffer.alloc(6 * 1024 * 1024);
