@@ -55,22 +55,21 @@ function setNonce(nonce: Buffer, counter: number, last: boolean): Buffer {
 }
 
 /**
- * Encrypts a byte stream into the format above. `context` names the file (messageId/fileId) and must be
- * given again to read it. The current chunk is held back until more bytes arrive or the input ends, since
- * only then is it known whether it is the last.
+ * Encrypts into the format above, piece by piece: `update` and `final` append the encrypted output to `out`
+ * (header first). The plaintext is not copied: pieces are held by reference until a whole chunk is known not to
+ * be the last (more bytes arrived), then sealed straight from them. `context` names the file (messageId/fileId)
+ * and must be given again to read it.
  */
-export class SealStream extends Transform {
+export class Sealer {
   private readonly header: Buffer;
   private readonly key: KeyObject;
   private readonly nonce = Buffer.alloc(NONCE_BYTES);
-  private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-  private fill = 0;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
   private counter = 0;
-  /** The header goes out with the first segment: one write to the file instead of two. */
   private headerPending = true;
 
   constructor(master: Buffer, context: string) {
-    super();
     const salt = randomBytes(SALT_BYTES);
     const prefix = randomBytes(PREFIX_BYTES);
     this.header = Buffer.concat([Buffer.of(FORMAT_VERSION), salt, prefix]);
@@ -78,87 +77,160 @@ export class SealStream extends Transform {
     this.key = fileKey(master, salt, context);
   }
 
-  override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      let off = 0;
-      while (off < input.length) {
-        // More bytes follow, so a full chunk held back is not the last.
-        if (this.fill === CHUNK_BYTES) {
-          this.seal(this.chunk, false);
-          this.fill = 0;
-        }
-        if (this.fill === 0 && input.length - off > CHUNK_BYTES) {
-          // A whole chunk with more after it, straight from the input: no copy.
-          this.seal(input.subarray(off, off + CHUNK_BYTES), false);
-          off += CHUNK_BYTES;
-          continue;
-        }
-        const n = Math.min(CHUNK_BYTES - this.fill, input.length - off);
-        input.copy(this.chunk, this.fill, off, off + n);
-        this.fill += n;
-        off += n;
-      }
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+  update(input: Buffer, out: Buffer[]): void {
+    if (!input.length) return;
+    this.held.push(input);
+    this.heldBytes += input.length;
+    // A whole chunk with at least one byte after it is not the last.
+    while (this.heldBytes > CHUNK_BYTES) this.seal(CHUNK_BYTES, false, out);
   }
 
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.seal(this.chunk.subarray(0, this.fill), true);
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+  final(out: Buffer[]): void {
+    this.seal(this.heldBytes, true, out);
   }
 
-  private seal(plain: Buffer, last: boolean): void {
+  /** Seals the first `n` held bytes as one segment. */
+  private seal(n: number, last: boolean, out: Buffer[]): void {
     if (this.counter === MAX_SEGMENTS) throw new Error('file too large for one encrypted stream');
     const c = createCipheriv('aes-256-gcm', this.key, setNonce(this.nonce, this.counter, last));
     c.setAAD(this.header);
-    const ct = c.update(plain);
+    if (this.headerPending) {
+      out.push(this.header);
+      this.headerPending = false;
+    }
+    let left = n;
+    while (left > 0) {
+      const piece = this.held[0]!;
+      if (piece.length <= left) {
+        this.held.shift();
+        out.push(c.update(piece));
+        left -= piece.length;
+      } else {
+        out.push(c.update(piece.subarray(0, left)));
+        this.held[0] = piece.subarray(left);
+        left = 0;
+      }
+    }
+    this.heldBytes -= n;
     c.final();
+    out.push(c.getAuthTag());
     this.counter++;
-    const tag = c.getAuthTag();
-    if (!this.headerPending && ct.length === CHUNK_BYTES) {
-      // A full chunk of a large file: not copied again (the file stream gathers what queues up behind a write).
-      this.push(ct);
-      this.push(tag);
+  }
+}
+
+/** The Sealer as a Transform stream (for callers that pipe). */
+export class SealStream extends Transform {
+  private readonly sealer: Sealer;
+
+  constructor(master: Buffer, context: string) {
+    super();
+    this.sealer = new Sealer(master, context);
+  }
+
+  override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.emitSealed(cb, (out) => this.sealer.update(input, out));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.emitSealed(cb, (out) => this.sealer.final(out));
+  }
+
+  private emitSealed(cb: TransformCallback, step: (out: Buffer[]) => void): void {
+    const out: Buffer[] = [];
+    try {
+      step(out);
+    } catch (e) {
+      cb(e as Error);
       return;
     }
-    // A small file's segments (and the first, with the header) leave as one buffer each: one write per segment.
-    this.push(Buffer.concat(this.headerPending ? [this.header, ct, tag] : [ct, tag]));
-    this.headerPending = false;
+    for (const b of out) this.push(b);
+    cb();
   }
 }
 
 /**
- * Decrypts the format above. Each segment is authenticated before any of its plaintext is pushed, and
- * a segment is opened as the last only when the input ends, so nothing unauthenticated is ever released.
+ * Decrypts the format above, segment by segment: `begin` takes the header, `open` one whole segment (ciphertext
+ * and tag) and returns its plaintext only once it authenticates. The caller says which segment is the last.
  */
-export class OpenStream extends Transform {
+export class Opener {
   private header: Buffer | null = null;
   private key: KeyObject | null = null;
   private readonly nonce = Buffer.alloc(NONCE_BYTES);
-  private readonly segment = Buffer.allocUnsafe(SEGMENT_BYTES);
-  private fill = 0;
   private counter = 0;
 
   constructor(
     private readonly master: Buffer,
     private readonly context: string,
-  ) {
+  ) {}
+
+  get started(): boolean {
+    return this.header !== null;
+  }
+
+  /** Takes the header (copied: the caller may reuse its buffer) and derives the file's key. */
+  begin(header: Buffer): void {
+    if (header[0] !== FORMAT_VERSION) {
+      throw new FileIntegrityError(`unknown encrypted file format version ${header[0]}`);
+    }
+    this.header = Buffer.from(header.subarray(0, HEADER_BYTES));
+    this.header.copy(this.nonce, 0, 1 + SALT_BYTES);
+    this.key = fileKey(this.master, this.header.subarray(1, 1 + SALT_BYTES), this.context);
+  }
+
+  open(segment: Buffer, last: boolean): Buffer {
+    const i = this.counter;
+    if (segment.length < TAG_BYTES) {
+      throw new FileIntegrityError(`the encrypted file is truncated in segment ${i}`);
+    }
+    if (!this.key || !this.header) throw new Error('header not read');
+    const d = createDecipheriv('aes-256-gcm', this.key, setNonce(this.nonce, i, last));
+    d.setAAD(this.header);
+    d.setAuthTag(segment.subarray(segment.length - TAG_BYTES));
+    const plain = d.update(segment.subarray(0, segment.length - TAG_BYTES));
+    try {
+      d.final();
+    } catch {
+      throw new FileIntegrityError(
+        `segment ${i} of the encrypted file does not authenticate${last ? ' as the last one' : ''}: the file is damaged, truncated or reordered`,
+      );
+    }
+    this.counter++;
+    return plain;
+  }
+}
+
+/**
+ * The Opener as a Transform stream. Each segment is authenticated before any of its plaintext is pushed, and
+ * a segment is opened as the last only when the input ends, so nothing unauthenticated is ever released.
+ */
+export class OpenStream extends Transform {
+  private readonly opener: Opener;
+  private readonly segment = Buffer.allocUnsafe(SEGMENT_BYTES);
+  private fill = 0;
+
+  constructor(master: Buffer, context: string) {
     super();
+    this.opener = new Opener(master, context);
   }
 
   override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
-      // Until the header is whole, readHeader takes all of the input.
-      let off = this.header ? 0 : this.readHeader(input);
+      let off = 0;
+      if (!this.opener.started) {
+        // The header is collected in the segment buffer first.
+        off = Math.min(HEADER_BYTES - this.fill, input.length);
+        input.copy(this.segment, this.fill, 0, off);
+        this.fill += off;
+        if (this.fill < HEADER_BYTES) {
+          cb();
+          return;
+        }
+        this.opener.begin(this.segment);
+        this.fill = 0;
+      }
       while (off < input.length) {
         // More bytes follow, so a full segment held back is not the last.
-        if (this.fill === SEGMENT_BYTES) this.open(false);
+        if (this.fill === SEGMENT_BYTES) this.release(false);
         const n = Math.min(SEGMENT_BYTES - this.fill, input.length - off);
         input.copy(this.segment, this.fill, off, off + n);
         this.fill += n;
@@ -172,50 +244,17 @@ export class OpenStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     try {
-      if (!this.header)
+      if (!this.opener.started)
         throw new FileIntegrityError('the encrypted file is truncated: its header is incomplete');
-      this.open(true);
+      this.release(true);
       cb();
     } catch (e) {
       cb(e as Error);
     }
   }
 
-  /** Collects the header (in the segment buffer) and derives the key; returns how much of `input` it took. */
-  private readHeader(input: Buffer): number {
-    const n = Math.min(HEADER_BYTES - this.fill, input.length);
-    input.copy(this.segment, this.fill, 0, n);
-    this.fill += n;
-    if (this.fill < HEADER_BYTES) return n;
-    if (this.segment[0] !== FORMAT_VERSION) {
-      throw new FileIntegrityError(`unknown encrypted file format version ${this.segment[0]}`);
-    }
-    const header = Buffer.from(this.segment.subarray(0, HEADER_BYTES));
-    header.copy(this.nonce, 0, 1 + SALT_BYTES);
-    this.key = fileKey(this.master, header.subarray(1, 1 + SALT_BYTES), this.context);
-    this.header = header;
-    this.fill = 0;
-    return n;
-  }
-
-  private open(last: boolean): void {
-    const i = this.counter;
-    if (this.fill < TAG_BYTES) {
-      throw new FileIntegrityError(`the encrypted file is truncated in segment ${i}`);
-    }
-    if (!this.key || !this.header) throw new Error('header not read');
-    const d = createDecipheriv('aes-256-gcm', this.key, setNonce(this.nonce, i, last));
-    d.setAAD(this.header);
-    d.setAuthTag(this.segment.subarray(this.fill - TAG_BYTES, this.fill));
-    const plain = d.update(this.segment.subarray(0, this.fill - TAG_BYTES));
-    try {
-      d.final();
-    } catch {
-      throw new FileIntegrityError(
-        `segment ${i} of the encrypted file does not authenticate${last ? ' as the last one' : ''}: the file is damaged, truncated or reordered`,
-      );
-    }
-    this.counter++;
+  private release(last: boolean): void {
+    const plain = this.opener.open(this.segment.subarray(0, this.fill), last);
     this.fill = 0;
     if (plain.length) this.push(plain);
   }

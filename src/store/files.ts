@@ -1,16 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  finished,
-  PassThrough,
-  pipeline,
-  type Readable,
-  Transform,
-  type TransformCallback,
-} from 'node:stream';
-import { pipeline as pipelineAsync } from 'node:stream/promises';
-import { OpenStream, SEGMENT_BYTES, SealStream } from './file-format.js';
+import { Readable } from 'node:stream';
+import { FileIntegrityError, HEADER_BYTES, Opener, SEGMENT_BYTES, Sealer } from './file-format.js';
 
 export class SizeLimitError extends Error {
   constructor(
@@ -30,6 +22,32 @@ export class UploadAbortedError extends Error {
 }
 
 const PARTIAL_SUFFIX = '.part';
+/** Sealed bytes gathered before a write: small files go to disk in one write, large ones in steps of this. */
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+/** Writes every buffer, in order, with as few system calls as the kernel allows. */
+async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest);
+    let n = bytesWritten;
+    let i = 0;
+    while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
+  }
+}
+
+/** Reads exactly `length` bytes at `position` into the start of `buf`; a file that ends sooner is truncated. */
+async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) throw new FileIntegrityError('the encrypted file is truncated');
+    got += bytesRead;
+  }
+  return got;
+}
 
 export interface WrittenFile {
   fileId: string;
@@ -84,62 +102,114 @@ export class FileStore {
     const final = this.path(messageId, fileId);
     const partial = `${final}${PARTIAL_SUFFIX}`;
     const fh = await this.openPartial(messageId, partial);
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const kept: Buffer[] = [];
     const keepLimit = opts.plaintextLimit ?? opts.maxBytes;
-    const limiter = new Transform({
-      transform(chunk: Buffer, _enc, cb: TransformCallback) {
-        size += chunk.length;
-        if (size > opts.maxBytes) return cb(new SizeLimitError(opts.maxBytes, size));
-        if (opts.keepPlaintext) {
-          if (size > keepLimit) return cb(new SizeLimitError(keepLimit, size));
-          chunks.push(chunk);
-        }
-        cb(null, chunk);
-      },
-    });
-    const seal = new SealStream(this.key, fileContext(messageId, fileId));
-    const out = fh.createWriteStream();
-    // A pass-through between request and pipeline, so a refused upload does not destroy the socket.
-    const pass = new PassThrough();
-    source.pipe(pass);
-    // pipe() does not pass on an aborted request: without this the pipeline would wait for the rest forever.
-    // A stream destroyed after its last chunk was queued (a truncated multipart part) reports no error but
-    // never ends either, so that counts as aborted too.
-    const stopWatching = finished(source, (err) => {
-      if (err || !source.readableEnded) pass.destroy(new UploadAbortedError({ cause: err }));
-    });
+    const sealer = new Sealer(this.key, fileContext(messageId, fileId));
+    let size = 0;
+    let sealed: Buffer[] = [];
+    let sealedBytes = 0;
+    // One write in flight while the next bytes are read and sealed; small files go out in one write at the end.
+    let writing: Promise<void> = Promise.resolve();
+    const flush = async () => {
+      const batch = sealed;
+      sealed = [];
+      sealedBytes = 0;
+      await writing;
+      writing = writeAll(fh, batch);
+      // Seen when awaited; until then a failed write must not count as unhandled.
+      writing.catch(() => undefined);
+    };
+    // Not destroyed when reading stops early: a refused upload still gets its answer on this connection.
+    const chunks = (source.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Buffer>)[
+      Symbol.asyncIterator
+    ]();
     try {
-      await pipelineAsync(pass, limiter, seal, out);
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch (e) {
+          // The request ended early: aborted, reset, or a truncated multipart part.
+          throw new UploadAbortedError({ cause: e });
+        }
+        if (next.done) break;
+        const chunk = next.value;
+        size += chunk.length;
+        if (size > opts.maxBytes) throw new SizeLimitError(opts.maxBytes, size);
+        if (opts.keepPlaintext) {
+          if (size > keepLimit) throw new SizeLimitError(keepLimit, size);
+          kept.push(chunk);
+        }
+        const before = sealed.length;
+        sealer.update(chunk, sealed);
+        for (let i = before; i < sealed.length; i++) sealedBytes += sealed[i]!.length;
+        if (sealedBytes >= WRITE_BATCH_BYTES) await flush();
+      }
+      if (!source.readableEnded) throw new UploadAbortedError();
+      sealer.final(sealed);
+      await flush();
+      await writing;
+      await fh.close();
       await rename(partial, final);
     } catch (err) {
-      source.unpipe(pass);
+      await chunks.return?.();
       source.resume();
       // The file handle must be closed before the name goes, or the space stays held.
-      // (Not events.once: the stream's own 'error' would reject it before 'close'.)
-      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+      await writing.catch(() => undefined);
+      await fh.close().catch(() => undefined);
       await rm(partial, { force: true });
       throw err;
-    } finally {
-      stopWatching();
     }
-    return { fileId, size, ...(opts.keepPlaintext ? { plaintext: Buffer.concat(chunks) } : {}) };
+    return { fileId, size, ...(opts.keepPlaintext ? { plaintext: Buffer.concat(kept) } : {}) };
   }
 
   /**
-   * A decrypting stream. Each 64 KiB is released only once authenticated; a damaged, truncated or
-   * reordered file ends the stream with a FileIntegrityError before any byte of the damaged part.
+   * The plaintext of a stored file, one authenticated segment at a time. A damaged, truncated, extended or
+   * reordered file ends it with a FileIntegrityError before any byte of the damaged part.
    */
-  async openRead(messageId: string, fileId: string): Promise<Readable> {
+  private async *segments(fh: FileHandle, size: number, context: string): AsyncGenerator<Buffer> {
+    try {
+      if (size < HEADER_BYTES)
+        throw new FileIntegrityError('the encrypted file is truncated: its header is incomplete');
+      const opener = new Opener(this.key, context);
+      // One buffer, reused for every segment; the header and the first segment come in one read.
+      const buf = Buffer.allocUnsafe(Math.min(size, HEADER_BYTES + SEGMENT_BYTES));
+      let pos = await readFully(fh, buf, buf.length, 0);
+      opener.begin(buf);
+      let segment = buf.subarray(HEADER_BYTES, pos);
+      for (;;) {
+        const plain = opener.open(segment, pos === size);
+        if (plain.length) yield plain;
+        if (pos === size) return;
+        const n = Math.min(SEGMENT_BYTES, size - pos);
+        pos += await readFully(fh, buf, n, pos);
+        segment = buf.subarray(0, n);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async openSegments(messageId: string, fileId: string): Promise<AsyncGenerator<Buffer>> {
     const fh = await open(this.path(messageId, fileId), 'r');
-    const raw = fh.createReadStream({ highWaterMark: SEGMENT_BYTES });
-    // pipeline (not pipe) so a read error reaches the reader and an early stop closes the file.
-    return pipeline(raw, new OpenStream(this.key, fileContext(messageId, fileId)), () => {});
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return this.segments(fh, size, fileContext(messageId, fileId));
+  }
+
+  /** A decrypting stream (see segments()); stopping early closes the file. */
+  async openRead(messageId: string, fileId: string): Promise<Readable> {
+    return Readable.from(await this.openSegments(messageId, fileId));
   }
 
   async readAll(messageId: string, fileId: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    for await (const c of await this.openRead(messageId, fileId)) chunks.push(c as Buffer);
+    for await (const c of await this.openSegments(messageId, fileId)) chunks.push(c);
     return Buffer.concat(chunks);
   }
 

@@ -225,6 +225,33 @@ describe('chunked authenticated file format', () => {
     await expectFailsAfter(s, 0);
   });
 
+  it('seals the same file however the plaintext is split into pieces, and the store reads it back', async () => {
+    const plain = randomBytes(2 * CHUNK_BYTES + 99);
+    for (const size of [1, 4096, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, plain.length]) {
+      const pieces: Buffer[] = [];
+      for (let off = 0; off < plain.length; off += size) pieces.push(plain.subarray(off, off + size));
+      const cipher: Buffer[] = [];
+      for await (const c of Readable.from(pieces).pipe(new SealStream(key, 'm/f'))) cipher.push(c as Buffer);
+      expect(Buffer.concat(cipher).length).toBe(encryptedSize(plain.length));
+      const out: Buffer[] = [];
+      for await (const c of Readable.from([Buffer.concat(cipher)]).pipe(new OpenStream(key, 'm/f')))
+        out.push(c as Buffer);
+      expect(Buffer.concat(out).equals(plain)).toBe(true);
+    }
+  });
+
+  it('a file of several write batches (1 MiB + 5 in 16 KiB pieces) reads back exactly', async () => {
+    const messageId = randomUUID();
+    const plain = randomBytes(1024 * 1024 + 5);
+    const pieces: Buffer[] = [];
+    for (let off = 0; off < plain.length; off += 16 * 1024) pieces.push(plain.subarray(off, off + 16 * 1024));
+    const w = await files.write(messageId, Readable.from(pieces), { maxBytes: 1e9 });
+    expect(w.size).toBe(plain.length);
+    const raw = readFileSync(join(dir, 'out', messageId, `${w.fileId}.bin`));
+    expect(raw.length).toBe(encryptedSize(plain.length));
+    expect((await files.readAll(messageId, w.fileId)).equals(plain)).toBe(true);
+  });
+
   it('reads the same however the ciphertext is split into pieces', async () => {
     const plain = randomBytes(2 * CHUNK_BYTES + 99);
     const seal = Readable.from([plain]).pipe(new SealStream(key, 'm/f'));
