@@ -269,12 +269,16 @@ export class SendWorker {
     ]);
     if (!summary) throw new PermanentFailure('Meldingen mangler arkivmelding.xml; den er ikke sendt.');
     const am = stored.find((f) => f.filename === ARKIVMELDING_FILENAME);
-    const confidentialTitle = am
-      ? readConfidentialTitle(await files.readAll(messageId, am.fileId), {
-          maxBytes: config.ARKIVMELDING_MAX_SIZE,
-          maxDepth: config.ARKIVMELDING_MAX_DEPTH,
-        })
-      : null;
+    // Summaries stored before the title was kept with them: read from the file.
+    const confidentialTitle =
+      summary.confidentialTitle !== undefined
+        ? summary.confidentialTitle
+        : am
+          ? readConfidentialTitle(await files.readAll(messageId, am.fileId), {
+              maxBytes: config.ARKIVMELDING_MAX_SIZE,
+              maxDepth: config.ARKIVMELDING_MAX_DEPTH,
+            })
+          : null;
     const plan = planCorrespondence(
       {
         messageId,

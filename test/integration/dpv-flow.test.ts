@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GONE_DESCRIPTION, LACKS_ROLES_DESCRIPTION } from '../../src/domain/correspondence-status.js';
 import { kvitteringMessageId } from '../../src/domain/kvittering.js';
+import { createSendQueue, sendJobId } from '../../src/queues/send-queue.js';
 import {
   ORG_DPV_TAUSHETSBELAGT,
   ORG_NO_CONFIDENTIAL_ROLES,
@@ -271,31 +273,83 @@ describe('the same message sent by two attempts at once', () => {
   });
 });
 
+describe('the confidential journalpost tittel in the correspondence', () => {
+  type Files = { readAll: (m: string, f: string) => Promise<Buffer> };
+  type Sealing = {
+    crypto: { seal(v: string): string; open(v: string): string };
+    redis: Redis;
+    prefix: string;
+  };
+  const bodyOf = (messageId: string) =>
+    h.altinn.uploads.find((u) => u.fields.idempotentKey?.[0] === messageId)?.fields[
+      'correspondence.content.messageBody'
+    ];
+
+  it('comes from the sealed summary made at upload: the stored file is not read again for it', async () => {
+    const files = (h.background.sendWorker as unknown as { deps: { files: Files } }).deps.files;
+    const readAll = files.readAll;
+    let reads = 0;
+    files.readAll = async function (this: unknown, m: string, f: string) {
+      reads++;
+      return readAll.call(this, m, f);
+    };
+    try {
+      const messageId = await sendMessage(h, { tittel: 'Tiltak for navngitt barn, sak 2026/9' });
+      await waitForStatus(h, messageId, 'SENDT');
+      expect(bodyOf(messageId)).toEqual(['Tiltak for navngitt barn, sak 2026/9']);
+      expect(reads).toBe(0);
+    } finally {
+      files.readAll = readAll;
+    }
+  });
+
+  it('of a message whose summary was stored without it is read from arkivmelding.xml', async () => {
+    await h.stopBackground();
+    const messageId = await sendMessage(h, { tittel: 'Eldre melding om navngitt barn' });
+    const sealing = h.store as unknown as Sealing;
+    const key = `${sealing.prefix}out:${messageId}:ark`;
+    const summary = JSON.parse(sealing.crypto.open((await sealing.redis.get(key))!)) as Record<
+      string,
+      unknown
+    >;
+    expect(summary.confidentialTitle).toBe('Eldre melding om navngitt barn');
+    delete summary.confidentialTitle;
+    await sealing.redis.set(key, sealing.crypto.seal(JSON.stringify(summary)));
+    await h.restartBackground();
+    await waitForStatus(h, messageId, 'SENDT');
+    expect(bodyOf(messageId)).toEqual(['Eldre melding om navngitt barn']);
+  });
+});
+
 describe('an attempt whose files go while it reads them', () => {
   it('finds the message finished by the other attempt: done, no retry, one correspondence', async () => {
     await h.stopBackground();
     const messageId = await sendMessage(h);
+    // Only the two attempts below work on it: the queued job is taken away before the worker starts.
+    const queue = createSendQueue(h.redis, `${h.prefix}:`);
+    await queue.remove(sendJobId(messageId));
+    await queue.close();
     await h.restartBackground();
     const worker = h.background.sendWorker!;
     const files = (
-      worker as unknown as { deps: { files: { readAll: (m: string, f: string) => Promise<Buffer> } } }
+      worker as unknown as { deps: { files: { openRead: (m: string, f: string) => Promise<unknown> } } }
     ).deps.files;
-    const readAll = files.readAll;
+    const openRead = files.openRead;
     let raced = false;
-    // The first read of arkivmelding.xml lets another attempt send the message and remove its files first.
-    files.readAll = async function (this: unknown, m: string, f: string) {
+    // The first file opened for the upload lets another attempt send the message and remove its files first.
+    files.openRead = async function (this: unknown, m: string, f: string) {
       if (!raced) {
         raced = true;
         expect((await worker.attempt(messageId, h.app.log as never)).kind).toBe('done');
       }
-      return readAll.call(this, m, f);
+      return openRead.call(this, m, f);
     };
     try {
       const result = await worker.attempt(messageId, h.app.log as never);
       expect(raced).toBe(true);
       expect(result.kind).toBe('done');
     } finally {
-      files.readAll = readAll;
+      files.openRead = openRead;
     }
     const created = h.altinn.correspondences().filter((c) => c.idempotentKey?.toLowerCase() === messageId);
     expect(created).toHaveLength(1);

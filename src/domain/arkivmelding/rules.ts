@@ -14,6 +14,11 @@ import { elementText, type XmlElement } from './xml-reader.js';
 export interface ArkivmeldingSummary {
   /** journalpost offentligTittel, falling back to the journalpost tittel. */
   publicTitle: string | null;
+  /**
+   * The journalpost tittel: confidential, for the Altinn correspondence only. Kept with the summary, which is sealed
+   * wherever it is stored, so the send needs neither the file nor a second parse.
+   */
+  confidentialTitle?: string | null;
   /** Every dokumentobjekt/referanseDokumentfil under the journalpost's dokumentbeskrivelse, in dokumentnummer order. */
   referencedFiles: string[];
   saksmappeSystemId: string | null;
@@ -210,9 +215,10 @@ export function applyEformidlingRules(root: XmlElement, source: SourceText): Efo
   const journalpostnummer = childValue(journalpost.el, 'journalpostnummer', source);
   const saksaar = childValue(saksmappe.el, 'saksaar', source);
   const sakssekvensnummer = childValue(saksmappe.el, 'sakssekvensnummer', source);
+  const tittel = childValue(journalpost.el, 'tittel', source);
   const summary: ArkivmeldingSummary = {
-    publicTitle:
-      childValue(journalpost.el, 'offentligTittel', source) ?? childValue(journalpost.el, 'tittel', source),
+    publicTitle: childValue(journalpost.el, 'offentligTittel', source) ?? tittel,
+    confidentialTitle: tittel,
     referencedFiles,
     saksmappeSystemId,
     journalpostnummer,

@@ -103,6 +103,22 @@ describe('readConfidentialTitle', () => {
     );
   });
 
+  test('the summary of a valid arkivmelding carries the same title, so the send need not read the file again', () => {
+    for (const file of [
+      'valid-minimal.xml',
+      'valid-full.xml',
+      'valid-prefixed-namespaces.xml',
+      'valid-bom-crlf-comments-cdata.xml',
+      'valid-two-journalposts.xml',
+    ]) {
+      const result = validateArkivmelding(fixture(file), DEFAULT_OPTIONS);
+      expect(result.ok, file).toBe(true);
+      if (!result.ok) continue;
+      expect(result.summary.confidentialTitle, file).toBe(readConfidentialTitle(fixture(file), LIMITS));
+      expect(result.summary.confidentialTitle, file).toBeTruthy();
+    }
+  });
+
   test('returns null for anything it cannot read safely', () => {
     for (const file of [
       'unsafe-billion-laughs.xml',
