@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FileIntegrityError, HEADER_BYTES, Opener, SEGMENT_BYTES, Sealer } from './file-format.js';
@@ -24,6 +24,11 @@ export class UploadAbortedError extends Error {
 const PARTIAL_SUFFIX = '.part';
 /** Sealed bytes gathered before a write: small files go to disk in one write, large ones in steps of this. */
 const WRITE_BATCH_BYTES = 256 * 1024;
+
+/** A file already gone is what deleting it wanted. */
+function ignoreGone(e: unknown): void {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+}
 
 /** Writes every buffer, in order, with as few system calls as the kernel allows. */
 async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
@@ -217,8 +222,27 @@ export class FileStore {
     await rm(this.path(messageId, fileId), { force: true });
   }
 
+  /**
+   * Removes the message's folder and its files: the names are read once and unlinked together (rm -r would
+   * stat every entry first). Anything unexpected in the folder falls back to removing it recursively.
+   */
   async deleteMessage(messageId: string): Promise<void> {
-    await rm(this.messageDir(messageId), { recursive: true, force: true });
+    const dir = this.messageDir(messageId);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
+    try {
+      await Promise.all(names.map((n) => unlink(join(dir, n)).catch(ignoreGone)));
+      await rmdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,6 +25,29 @@ describe('encrypted file store', () => {
     expect(onDisk.length).toBe(encryptedSize(body.length));
     expect(onDisk.includes(Buffer.from('navngitt barn'))).toBe(false);
     expect((await files.readAll(mid, w.fileId)).equals(body)).toBe(true);
+  });
+
+  it('deletes a message: its folder and every file in it, a partial upload too; a second delete is a no-op', async () => {
+    const mid = randomUUID();
+    const other = randomUUID();
+    for (const m of [mid, mid, other])
+      await files.write(m, Readable.from([randomBytes(70_000)]), { maxBytes: 1e9 });
+    writeFileSync(join(dir, 'out', mid, `${randomUUID()}.bin.part`), 'half an upload');
+    expect(readdirSync(join(dir, 'out', mid))).toHaveLength(3);
+    await files.deleteMessage(mid);
+    expect(readdirSync(join(dir, 'out'))).not.toContain(mid);
+    expect(readdirSync(join(dir, 'out', other))).toHaveLength(1);
+    await files.deleteMessage(mid);
+    await files.deleteMessage(randomUUID());
+  });
+
+  it('deletes a message folder that holds something unexpected (a sub-folder) all the same', async () => {
+    const mid = randomUUID();
+    await files.write(mid, Readable.from([Buffer.from('x')]), { maxBytes: 1e9 });
+    mkdirSync(join(dir, 'out', mid, 'nested'));
+    writeFileSync(join(dir, 'out', mid, 'nested', 'f'), 'x');
+    await files.deleteMessage(mid);
+    expect(readdirSync(join(dir, 'out'))).not.toContain(mid);
   });
 
   it('handles an empty file', async () => {
