@@ -14,9 +14,10 @@ describe('how the service is started', () => {
     expect(JSON.parse(cmd!)).toEqual(words);
   });
 
-  it('npm start bounds how far the old generation grows before it is collected', () => {
+  it('npm start bounds how far the old generation grows before it is collected, and the young generation', () => {
     const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
     expect(start).toMatch(/--heap-growing-percent=\d+/);
+    expect(start).toMatch(/--max-semi-space-size=\d+/);
     expect(read('docker/Dockerfile')).toMatch(/^ENV .*MALLOC_ARENA_MAX=2/m);
   });
 });
