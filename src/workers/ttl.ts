@@ -25,6 +25,9 @@ export interface TtlWorkerDeps {
 export type ExpireOutcome = 'expired' | 'not-due' | 'finished' | 'no-expiry' | 'unknown';
 
 const SWEEP_BATCH = 500;
+/** Expiries run together within a sweep batch; between such groups, requests waiting in the event loop go first. */
+const EXPIRE_AT_ONCE = 16;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Send-job states in which the job can still be taken off the queue. */
 const REMOVABLE = new Set(['waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 
@@ -47,6 +50,8 @@ export class TtlWorker {
   private queue?: Queue<TtlJobData>;
   private worker?: Worker<TtlJobData>;
   private sweeping?: Promise<number>;
+  /** Set by close(): a running sweep stops after the group it is in; the rest waits for the next start. */
+  private closing = false;
 
   constructor(
     private readonly config: Config,
@@ -199,28 +204,38 @@ export class TtlWorker {
   }
 
   private async sweepOnce(): Promise<number> {
+    if (this.closing) return 0;
     const store = this.open().store!;
     const nowMs = this.clock().getTime();
     let seen = 0;
     let skip = 0;
     const failures: unknown[] = [];
-    for (;;) {
+    while (!this.closing) {
       const due = await store.dueForExpiry(nowMs, skip, SWEEP_BATCH);
       if (!due.length) break;
-      const results = await Promise.allSettled(
-        due.map(async ({ convId, messageId }): Promise<ExpireOutcome> => {
-          const outcome = messageId === null ? 'unknown' : await this.expire(messageId);
-          // The conversation is gone (a rolled-back message): only its index entry is left.
-          if (outcome === 'unknown') await store.dropExpiry(convId);
-          return outcome;
-        }),
-      );
+      const results: PromiseSettledResult<ExpireOutcome>[] = [];
+      // A few at a time, giving the event loop back in between: a backlog (after downtime, thousands due at once)
+      // must not hold up the API in the same process.
+      for (let i = 0; i < due.length && !this.closing; i += EXPIRE_AT_ONCE) {
+        if (i) await yieldToEventLoop();
+        const group = due.slice(i, i + EXPIRE_AT_ONCE);
+        results.push(
+          ...(await Promise.allSettled(
+            group.map(async ({ convId, messageId }): Promise<ExpireOutcome> => {
+              const outcome = messageId === null ? 'unknown' : await this.expire(messageId);
+              // The conversation is gone (a rolled-back message): only its index entry is left.
+              if (outcome === 'unknown') await store.dropExpiry(convId);
+              return outcome;
+            }),
+          )),
+        );
+      }
       for (const r of results) {
         // What failed (or is not due by the conversation's own expiry) stays in the index: step over it.
         if (r.status === 'rejected') failures.push(r.reason);
         if (r.status === 'rejected' || r.value === 'not-due') skip++;
       }
-      seen += due.length;
+      seen += results.length;
     }
     if (failures.length) {
       const first = failures[0] as Error;
@@ -236,6 +251,8 @@ export class TtlWorker {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await this.sweeping?.catch(() => undefined);
     await this.worker?.close();
     await this.queue?.close();
     await this.sendQueue?.close();

@@ -182,6 +182,63 @@ describe('TTL with an injected clock', () => {
   });
 });
 
+describe('a backlog of expiries (after downtime)', () => {
+  let e: Env;
+  let now = new Date();
+  const BACKLOG = 60;
+  beforeAll(async () => {
+    e = await env(() => now);
+  });
+  afterAll(async () => e.close());
+
+  /** Counts expire() calls on `ttl`, and the most ever in flight at once. */
+  function watch(ttl: TtlWorker) {
+    const seen = { calls: 0, inFlight: 0, maxInFlight: 0 };
+    const expire = ttl.expire.bind(ttl);
+    ttl.expire = async (messageId: string) => {
+      seen.calls++;
+      seen.inFlight++;
+      seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+      try {
+        return await expire(messageId);
+      } finally {
+        seen.inFlight--;
+      }
+    };
+    return seen;
+  }
+
+  it('is expired a few at a time, and a close() during the sweep stops it; the next sweep does the rest', async () => {
+    now = new Date();
+    const ids: string[] = [];
+    for (let i = 0; i < BACKLOG; i++) ids.push(await outgoing(e, new Date(now.getTime() + HOUR), false));
+    now = new Date(now.getTime() + 2 * HOUR);
+
+    const first = new TtlWorker(ttlConfig(e), { clock: () => now });
+    const seenFirst = watch(first);
+    const sweep = first.sweep();
+    await waitFor(async () => seenFirst.calls > 0);
+    await first.close();
+    expect(await sweep).toBeLessThan(BACKLOG);
+    const expiredFirst = (await Promise.all(ids.map((id) => names(e, id)))).filter((s) =>
+      s.includes('LEVETID_UTLOPT'),
+    ).length;
+    expect(expiredFirst).toBeGreaterThan(0);
+    expect(expiredFirst).toBeLessThan(BACKLOG);
+
+    const second = new TtlWorker(ttlConfig(e), { clock: () => now });
+    const seenSecond = watch(second);
+    try {
+      expect(await second.sweep()).toBe(BACKLOG - expiredFirst);
+    } finally {
+      await second.close();
+    }
+    for (const id of ids) expect(await names(e, id)).toEqual(['OPPRETTET', 'LEVETID_UTLOPT']);
+    expect(Math.max(seenFirst.maxInFlight, seenSecond.maxInFlight)).toBeLessThanOrEqual(16);
+    expect(seenSecond.maxInFlight).toBeGreaterThan(1);
+  });
+});
+
 describe('the sweep (job scheduler) catches what the delayed job missed', () => {
   let e: Env;
   let now = new Date();
