@@ -24,6 +24,8 @@ export class UploadAbortedError extends Error {
 const PARTIAL_SUFFIX = '.part';
 /** Sealed bytes gathered before a write: small files go to disk in one write, large ones in steps of this. */
 const WRITE_BATCH_BYTES = 256 * 1024;
+/** Body pieces smaller than this are joined before they are sealed (see write()). */
+const COALESCE_BYTES = 16 * 1024;
 
 /** A file already gone is what deleting it wanted. */
 function ignoreGone(e: unknown): void {
@@ -124,6 +126,23 @@ export class FileStore {
       // Seen when awaited; until then a failed write must not count as unhandled.
       writing.catch(() => undefined);
     };
+    // Pieces below COALESCE_BYTES (a client trickling its body) are joined first, so what is held per upload stays
+    // a handful of buffers, not one object per network read.
+    let small: Buffer[] = [];
+    let smallBytes = 0;
+    const feed = (piece: Buffer) => {
+      if (opts.keepPlaintext) kept.push(piece);
+      const before = sealed.length;
+      sealer.update(piece, sealed);
+      for (let i = before; i < sealed.length; i++) sealedBytes += sealed[i]!.length;
+    };
+    const feedSmall = () => {
+      if (!smallBytes) return;
+      const joined = small.length === 1 ? small[0]! : Buffer.concat(small, smallBytes);
+      small = [];
+      smallBytes = 0;
+      feed(joined);
+    };
     // Not destroyed when reading stops early: a refused upload still gets its answer on this connection.
     const chunks = (source.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Buffer>)[
       Symbol.asyncIterator
@@ -141,16 +160,19 @@ export class FileStore {
         const chunk = next.value;
         size += chunk.length;
         if (size > opts.maxBytes) throw new SizeLimitError(opts.maxBytes, size);
-        if (opts.keepPlaintext) {
-          if (size > keepLimit) throw new SizeLimitError(keepLimit, size);
-          kept.push(chunk);
+        if (opts.keepPlaintext && size > keepLimit) throw new SizeLimitError(keepLimit, size);
+        if (chunk.length < COALESCE_BYTES) {
+          small.push(chunk);
+          smallBytes += chunk.length;
+          if (smallBytes >= COALESCE_BYTES) feedSmall();
+        } else {
+          feedSmall();
+          feed(chunk);
         }
-        const before = sealed.length;
-        sealer.update(chunk, sealed);
-        for (let i = before; i < sealed.length; i++) sealedBytes += sealed[i]!.length;
         if (sealedBytes >= WRITE_BATCH_BYTES) await flush();
       }
       if (!source.readableEnded) throw new UploadAbortedError();
+      feedSmall();
       sealer.final(sealed);
       await flush();
       await writing;

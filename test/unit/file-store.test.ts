@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Crypto } from '../../src/store/crypto.js';
-import { encryptedSize } from '../../src/store/file-format.js';
+import { encryptedSize, Sealer } from '../../src/store/file-format.js';
 import { FileStore, SizeLimitError } from '../../src/store/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eip-files-'));
@@ -48,6 +48,25 @@ describe('encrypted file store', () => {
     writeFileSync(join(dir, 'out', mid, 'nested', 'f'), 'x');
     await files.deleteMessage(mid);
     expect(readdirSync(join(dir, 'out'))).not.toContain(mid);
+  });
+
+  it('joins a body trickled in tiny pieces before sealing it: a few buffers held, not one per piece', async () => {
+    const mid = randomUUID();
+    const body = randomBytes(200_000);
+    const pieces: Buffer[] = [];
+    for (let off = 0; off < body.length; off += 7) pieces.push(body.subarray(off, off + 7));
+    const update = vi.spyOn(Sealer.prototype, 'update');
+    try {
+      const w = await files.write(mid, Readable.from(pieces), { maxBytes: 1e9, keepPlaintext: true });
+      expect(w.plaintext?.equals(body)).toBe(true);
+      // 28,572 pieces of 7 bytes reach the sealer as pieces of 16 KiB or more (the rest at the end).
+      const sizes = update.mock.calls.map(([piece]) => piece.length);
+      expect(sizes.length).toBeLessThanOrEqual(Math.ceil(body.length / (16 * 1024)));
+      expect(sizes.slice(0, -1).every((n) => n >= 16 * 1024)).toBe(true);
+      expect((await files.readAll(mid, w.fileId)).equals(body)).toBe(true);
+    } finally {
+      update.mockRestore();
+    }
   });
 
   it('handles an empty file', async () => {
