@@ -6,7 +6,6 @@ import {
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 
 /**
  * How attachments are encrypted on disk: the STREAM construction (Hoang, Reyhanitabar, Rogaway, Vizár,
@@ -118,36 +117,6 @@ export class Sealer {
   }
 }
 
-/** The Sealer as a Transform stream (for callers that pipe). */
-export class SealStream extends Transform {
-  private readonly sealer: Sealer;
-
-  constructor(master: Buffer, context: string) {
-    super();
-    this.sealer = new Sealer(master, context);
-  }
-
-  override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.emitSealed(cb, (out) => this.sealer.update(input, out));
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.emitSealed(cb, (out) => this.sealer.final(out));
-  }
-
-  private emitSealed(cb: TransformCallback, step: (out: Buffer[]) => void): void {
-    const out: Buffer[] = [];
-    try {
-      step(out);
-    } catch (e) {
-      cb(e as Error);
-      return;
-    }
-    for (const b of out) this.push(b);
-    cb();
-  }
-}
-
 /**
  * Decrypts the format above, segment by segment: `begin` takes the header, `open` one whole segment (ciphertext
  * and tag) and returns its plaintext only once it authenticates. The caller says which segment is the last.
@@ -162,10 +131,6 @@ export class Opener {
     private readonly master: Buffer,
     private readonly context: string,
   ) {}
-
-  get started(): boolean {
-    return this.header !== null;
-  }
 
   /** Takes the header (copied: the caller may reuse its buffer) and derives the file's key. */
   begin(header: Buffer): void {
@@ -196,67 +161,6 @@ export class Opener {
     }
     this.counter++;
     return plain;
-  }
-}
-
-/**
- * The Opener as a Transform stream. Each segment is authenticated before any of its plaintext is pushed, and
- * a segment is opened as the last only when the input ends, so nothing unauthenticated is ever released.
- */
-export class OpenStream extends Transform {
-  private readonly opener: Opener;
-  private readonly segment = Buffer.allocUnsafe(SEGMENT_BYTES);
-  private fill = 0;
-
-  constructor(master: Buffer, context: string) {
-    super();
-    this.opener = new Opener(master, context);
-  }
-
-  override _transform(input: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      let off = 0;
-      if (!this.opener.started) {
-        // The header is collected in the segment buffer first.
-        off = Math.min(HEADER_BYTES - this.fill, input.length);
-        input.copy(this.segment, this.fill, 0, off);
-        this.fill += off;
-        if (this.fill < HEADER_BYTES) {
-          cb();
-          return;
-        }
-        this.opener.begin(this.segment);
-        this.fill = 0;
-      }
-      while (off < input.length) {
-        // More bytes follow, so a full segment held back is not the last.
-        if (this.fill === SEGMENT_BYTES) this.release(false);
-        const n = Math.min(SEGMENT_BYTES - this.fill, input.length - off);
-        input.copy(this.segment, this.fill, off, off + n);
-        this.fill += n;
-        off += n;
-      }
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      if (!this.opener.started)
-        throw new FileIntegrityError('the encrypted file is truncated: its header is incomplete');
-      this.release(true);
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-
-  private release(last: boolean): void {
-    const plain = this.opener.open(this.segment.subarray(0, this.fill), last);
-    this.fill = 0;
-    if (plain.length) this.push(plain);
   }
 }
 
