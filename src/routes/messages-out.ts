@@ -222,6 +222,10 @@ export const messagesOutRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
               messageId = di.instanceIdentifier;
               continue;
             }
+            if (part.fieldname === 'sbd') {
+              if (part.type === 'file') part.file.resume();
+              throw Errors.validation('The multipart request has more than one "sbd" part');
+            }
             if (part.type === 'field') continue;
             if (!messageId) {
               part.file.resume();

@@ -305,6 +305,11 @@ export class OutgoingService {
   }
 
   async addFile(messageId: string, part: FilePart, declaredLength?: number): Promise<void> {
+    if (typeof part.filename !== 'string' || !part.filename) {
+      throw Errors.invalidFilename(
+        'Every file needs a file name: give it as filename in the Content-Disposition of its part',
+      );
+    }
     if (!isPlainFilename(part.filename)) {
       throw Errors.invalidFilename(
         `Filename '${part.filename}' is not allowed: use a plain file name without / \\ : or control characters`,

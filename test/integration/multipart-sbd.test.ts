@@ -124,6 +124,37 @@ describe('the multipart "sbd" part', () => {
     expect(body.message).toContain('part "sbd"');
   });
 
+  it('refuses a second "sbd" part with a 400 naming it, and keeps nothing (was a 500 TypeError)', async () => {
+    const messageId = randomUUID();
+    const json = JSON.stringify(sbd({ messageId, hoveddokument: 'brev.pdf' }));
+    const res = await post([
+      { headers: SBD_FORMS['a plain field (no Content-Type)']!(json), body: json },
+      {
+        headers: SBD_FORMS['a plain field (no Content-Type)']!(json),
+        body: arkivmeldingXml({ files: ['brev.pdf'] }),
+      },
+      ...fileParts(),
+    ]);
+    const body = expectProblem(res, 400, 'ConstraintViolationException');
+    expect(body.message).toContain('more than one "sbd" part');
+    expect((await h.json('GET', `/api/messages/out/${messageId}`)).status).toBe(404);
+  });
+
+  it('refuses a file part without a filename with a 400, and keeps nothing', async () => {
+    const messageId = randomUUID();
+    const json = JSON.stringify(sbd({ messageId, hoveddokument: 'brev.pdf' }));
+    const res = await post([
+      { headers: SBD_FORMS['a plain field (no Content-Type)']!(json), body: json },
+      {
+        headers: ['Content-Disposition: form-data; name="Brev"', 'Content-Type: application/octet-stream'],
+        body: '%PDF-1.7 brev',
+      },
+    ]);
+    const body = expectProblem(res, 400, 'InvalidFilenameException');
+    expect(body.message).toContain('filename');
+    expect((await h.json('GET', `/api/messages/out/${messageId}`)).status).toBe(404);
+  });
+
   it('refuses an sbd part larger than JSON_BODY_LIMIT with a 413', async () => {
     const big = ' '.repeat(h.config.JSON_BODY_LIMIT + 1);
     const res = await post([{ headers: SBD_FORMS['a plain field (no Content-Type)']!(big), body: big }]);
