@@ -217,7 +217,10 @@ export class FileStore {
     }
   }
 
-  private async openSegments(messageId: string, fileId: string): Promise<AsyncGenerator<Buffer>> {
+  private async openSegments(
+    messageId: string,
+    fileId: string,
+  ): Promise<{ fh: FileHandle; segments: AsyncGenerator<Buffer> }> {
     const fh = await open(this.path(messageId, fileId), 'r');
     let size: number;
     try {
@@ -226,17 +229,21 @@ export class FileStore {
       await fh.close();
       throw e;
     }
-    return this.segments(fh, size, fileContext(messageId, fileId));
+    return { fh, segments: this.segments(fh, size, fileContext(messageId, fileId)) };
   }
 
   /** A decrypting stream (see segments()); stopping early closes the file. */
   async openRead(messageId: string, fileId: string): Promise<Readable> {
-    return Readable.from(await this.openSegments(messageId, fileId));
+    const { fh, segments } = await this.openSegments(messageId, fileId);
+    const stream = Readable.from(segments);
+    // A generator stopped before its first read never runs its finally: the file is closed here too (twice is fine).
+    stream.once('close', () => void fh.close().catch(() => undefined));
+    return stream;
   }
 
   async readAll(messageId: string, fileId: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    for await (const c of await this.openSegments(messageId, fileId)) chunks.push(c);
+    for await (const c of (await this.openSegments(messageId, fileId)).segments) chunks.push(c);
     return Buffer.concat(chunks);
   }
 

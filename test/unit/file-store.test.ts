@@ -1,5 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,6 +20,12 @@ const dir = mkdtempSync(join(tmpdir(), 'eip-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const crypto = new Crypto(randomBytes(32));
 const files = new FileStore(dir, crypto.fileKey);
+
+/** Polls `check` for up to 2 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
 
 describe('encrypted file store', () => {
   it('reads back exactly what was written, while the disk holds only ciphertext', async () => {
@@ -67,6 +81,30 @@ describe('encrypted file store', () => {
     } finally {
       update.mockRestore();
     }
+  });
+
+  it('closes the file of a read stream destroyed before its first read, and of one read to the end', async () => {
+    const mid = randomUUID();
+    const w = await files.write(mid, Readable.from([randomBytes(100_000)]), { maxBytes: 1e9 });
+    const path = join(dir, 'out', mid, `${w.fileId}.bin`);
+    const openOnFile = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path;
+        } catch {
+          return false;
+        }
+      }).length;
+    const unread = await files.openRead(mid, w.fileId);
+    expect(openOnFile()).toBe(1);
+    unread.destroy();
+    await waitUntil(() => openOnFile() === 0);
+    const read = await files.openRead(mid, w.fileId);
+    for await (const _ of read) {
+      // drain
+    }
+    await waitUntil(() => openOnFile() === 0);
+    expect(openOnFile()).toBe(0);
   });
 
   it('handles an empty file', async () => {
