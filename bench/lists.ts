@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -11,7 +11,7 @@ import { Crypto } from '../src/store/crypto.js';
 import { Store } from '../src/store/store.js';
 import { type ConvModel, writeConversations } from '../test/helpers/bulk.js';
 import { freePort } from './own-redis.js';
-import { REPO_ROOT, startServer } from './server-process.js';
+import { buildOnce, REPO_ROOT, startCommand, startServer } from './server-process.js';
 
 /**
  * Lists at scale: conversations written straight through the store (not over HTTP) under their own prefix, then
@@ -153,7 +153,13 @@ export async function runLists(opts: {
       .reduce((n, [, g]) => n + g.bytes, 0);
 
     opts.log('bench lists: request latencies against the service ...');
-    const server = await startServer('ours', { ...opts.env, REDIS_PREFIX: opts.prefixName });
+    // The API alone (no background workers, which would sweep and fan out the 100,000 conversations just written),
+    // with npm start's node flags.
+    const server = await startServer(
+      'ours',
+      { ...opts.env, REDIS_PREFIX: opts.prefixName },
+      startCommand().flags,
+    );
     const pool = new Pool(server.base, { connections: 1, pipelining: 1 });
     const pick = (i: number) => ({ messageId: messageIds[(i * 7919) % messageIds.length]! });
     try {
@@ -251,23 +257,16 @@ export interface StartupFigures {
   loadAverage: number[];
 }
 
-/** Builds dist/, then starts `node dist/src/server.js` `runs` times, timed to the first 200 from /health/ready. */
+/** Builds, then starts the service `runs` times as `npm start` does, timed to the first 200 from /health/ready. */
 export async function runStartup(env: Record<string, string>, runs = 5): Promise<StartupFigures> {
-  const build = spawnSync(
-    process.execPath,
-    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
-    {
-      cwd: REPO_ROOT,
-      stdio: 'inherit',
-    },
-  );
-  if (build.status !== 0) throw new Error('npm run build failed');
+  buildOnce();
+  const { flags, entry } = startCommand();
   const runsMs: number[] = [];
   const loadAverage = loadavg().map((l) => round(l, 1));
   for (let i = 0; i < runs; i++) {
     const port = await freePort();
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['dist/src/server.js'], {
+    const child = spawn(process.execPath, [...flags, entry], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -19,7 +19,7 @@ import {
   nextMessage,
   type ServerProcess,
   startBuiltServer,
-  startFlags,
+  startCommand,
   startServer,
   stopChild,
 } from './server-process.js';
@@ -177,7 +177,7 @@ function printReport(
     '',
     `Whole messages (create + PUT arkivmelding.xml + PUT 100 KB + send), ${load.clients} keep-alive clients,`,
     `  ${load.warmupSeconds} s warm-up each, then ${load.seconds} s measured each in ${load.rounds} alternating slices (ABBA)`,
-    `  ours = node ${[...startFlags(), ''].join(' ')}dist/src/server.js as npm start runs it (buildApp + startBackground); bare = bench/bare-ceiling.ts; all on one`,
+    `  ours = node ${[...startCommand().flags, startCommand().entry].join(' ')} as npm start runs it (buildApp + startBackground); bare = bench/bare-ceiling.ts; all on one`,
     '  redis-server of their own with appendonly yes, appendfsync everysec. Servers run in child processes, the',
     '  load generator in this one; RSS and CPU from /proc/<child pid>',
     `  ours container = the same with ${[
@@ -504,7 +504,7 @@ function printLists(lists: Outcome<ListFigures>, startup: Outcome<StartupFigures
   if (startup.ok) {
     const st = startup.value;
     lines.push(
-      `Start-up: node dist/src/server.js to the first 200 from /health/ready, ${st.runsMs.length} starts: ${st.runsMs.join(', ')} ms`,
+      `Start-up: node ${[...startCommand().flags, startCommand().entry].join(' ')} (npm start) to the first 200 from /health/ready, ${st.runsMs.length} starts: ${st.runsMs.join(', ')} ms`,
       `  median ${st.medianMs} ms (target <= ${LIST_TARGETS.startupMs} on a quiet machine)  ${verdict(st.medianMs <= LIST_TARGETS.startupMs)}  load average then ${st.loadAverage.join(' ')}`,
     );
   } else lines.push(`Start-up: FAILED ${startup.error}`);

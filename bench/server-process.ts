@@ -24,10 +24,15 @@ const STOP_TIMEOUT_MS = 10_000;
 export const childNodeFlags: string[] = [];
 
 /** Forks a TypeScript child under tsx with an IPC channel; rejects when it exits or stays silent. */
-export function forkTs(file: string, args: string[], env: Record<string, string>): ChildProcess {
+export function forkTs(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  nodeFlags: string[] = [],
+): ChildProcess {
   return fork(file, args, {
     cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx', ...childNodeFlags],
+    execArgv: [...nodeFlags, '--import', 'tsx', ...childNodeFlags],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -69,9 +74,13 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Starts `bench/server-child.ts ours|bare` with `env` and resolves once it listens on 127.0.0.1. */
-export async function startServer(mode: ServerMode, env: Record<string, string>): Promise<ServerProcess> {
-  const child = forkTs(CHILD, [mode], env);
+/** Starts `bench/server-child.ts ours|bare` with `env` (and node flags) and resolves once it listens on 127.0.0.1. */
+export async function startServer(
+  mode: ServerMode,
+  env: Record<string, string>,
+  nodeFlags: string[] = [],
+): Promise<ServerProcess> {
+  const child = forkTs(CHILD, [mode], env, nodeFlags);
   try {
     const { port } = await nextMessage<{ port: number }>(child, 'ready', READY_TIMEOUT_MS);
     return {
@@ -86,35 +95,32 @@ export async function startServer(mode: ServerMode, env: Record<string, string>)
   }
 }
 
-/** The node flags of `npm start` (package.json), so the bench runs the server exactly as it is started. */
-export function startFlags(): string[] {
+/** `npm start`'s command line after `node`: its node flags and the entry point it runs (package.json). */
+export function startCommand(): { flags: string[]; entry: string } {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
     scripts: { start: string };
   };
   const words = pkg.scripts.start.split(/\s+/);
-  if (words[0] !== 'node' || words.at(-1) !== 'dist/src/server.js')
-    throw new Error(`npm start is not 'node [flags] dist/src/server.js': ${pkg.scripts.start}`);
-  return words.slice(1, -1);
+  const entry = words.at(-1) ?? '';
+  if (words[0] !== 'node' || !/^dist\/.+\.js$/.test(entry))
+    throw new Error(`npm start is not 'node [flags] dist/....js': ${pkg.scripts.start}`);
+  return { flags: words.slice(1, -1), entry };
 }
 
+/** The node flags of `npm start`, so the bench runs the server exactly as it is started. */
+export const startFlags = (): string[] => startCommand().flags;
+
 let built = false;
-/** Compiles dist/ once per bench run (the built server is what production runs). */
+/** Runs `npm run build` once per bench run (compile, then bundle: the bundle is what production runs). */
 export function buildOnce(): void {
   if (built) return;
-  const build = spawnSync(
-    process.execPath,
-    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
-    {
-      cwd: REPO_ROOT,
-      stdio: 'inherit',
-    },
-  );
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
   if (build.status !== 0) throw new Error('npm run build failed');
   built = true;
 }
 
 /**
- * The production entry point, `node dist/src/server.js` (buildApp + startBackground), with `env` on a free
+ * The production entry point as `npm start` runs it (buildApp + startBackground), with `env` on a free
  * port; resolves once /health/ready answers 200. Stopped with SIGTERM like a container would be.
  */
 export async function startBuiltServer(
@@ -125,7 +131,7 @@ export async function startBuiltServer(
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [...startFlags(), ...extraFlags, ...childNodeFlags, 'dist/src/server.js'],
+    [...startCommand().flags, ...extraFlags, ...childNodeFlags, startCommand().entry],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },

@@ -106,8 +106,11 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** What the status and send helpers need: requests to a running service, in-process or not. */
+export type ApiClient = Pick<Harness, 'json' | 'fetch'>;
+
 export async function statusesOf(
-  h: Harness,
+  h: ApiClient,
   messageId: string,
 ): Promise<{ status: string; description?: string }[]> {
   const r = await h.json<{ content: { status: string; description?: string }[] }>(
@@ -118,7 +121,7 @@ export async function statusesOf(
 }
 
 export async function waitForStatus(
-  h: Harness,
+  h: ApiClient,
   messageId: string,
   status: string,
 ): Promise<{ status: string; description?: string }[]> {
@@ -141,7 +144,7 @@ export interface SendOptions {
 }
 
 /** Creates, uploads and sends a message through the API; returns its messageId. */
-export async function sendMessage(h: Harness, o: SendOptions = {}): Promise<string> {
+export async function sendMessage(h: ApiClient, o: SendOptions = {}): Promise<string> {
   const files = o.files ?? { 'vedtak.pdf': Buffer.from('%PDF-1.7 vedtak') };
   const referenced = o.referenced ?? Object.keys(files);
   const doc = sbd({

@@ -69,11 +69,7 @@ export async function startHarness(
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const auth = `Basic ${Buffer.from('fagsystem:riktig-hest-batteri').toString('base64')}`;
   const redis = new Redis(redisUrl);
-  const doFetch = (path: string, init: RequestInit = {}) =>
-    fetch(base + path, {
-      ...init,
-      headers: { authorization: auth, ...(init.headers as Record<string, string>) },
-    });
+  const client = apiClient(base, auth);
   return {
     app,
     config,
@@ -84,6 +80,25 @@ export async function startHarness(
     dataDir,
     logs,
     auth,
+    ...client,
+    async close() {
+      await app.close();
+      await sandbox.close();
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Authenticated requests to a service at `base`: raw (fetch) or JSON in and out (json). */
+export function apiClient(base: string, auth: string): Pick<Harness, 'fetch' | 'json'> {
+  const doFetch = (path: string, init: RequestInit = {}) =>
+    fetch(base + path, {
+      ...init,
+      headers: { authorization: auth, ...(init.headers as Record<string, string>) },
+    });
+  return {
     fetch: doFetch,
     async json(method, path, body) {
       const res = await doFetch(path, {
@@ -98,18 +113,15 @@ export async function startHarness(
       const text = await res.text();
       return { status: res.status, body: (text ? JSON.parse(text) : null) as never };
     },
-    async close() {
-      await app.close();
-      await sandbox.close();
-      // Only this run's keys: never flush a server we did not start.
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-      redis.disconnect();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
   };
+}
+
+/** Deletes this run's keys only: never flush a server we did not start. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
 }

@@ -11,6 +11,7 @@ import { createSendQueue, sendJobId } from '../../src/queues/send-queue.js';
 import { type AddressServiceSandbox, startAddressServiceSandbox } from '../../src/sandbox/address-service.js';
 import { ORG_SENDER } from '../../src/sandbox/address-service-seed.js';
 import { createRedis } from '../../src/store/redis.js';
+import { deletePrefix } from '../helpers/harness.js';
 import { arkivmeldingXml, sbd } from '../helpers/messages.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -79,12 +80,7 @@ async function startService(hooks: { beforeAdd?: () => Promise<void>; afterAdd?:
     await app.close();
     await queue.close();
     queueRedis.disconnect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await direct.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await direct.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(direct, prefix);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
