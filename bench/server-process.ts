@@ -111,7 +111,7 @@ export function startCommand(): { flags: string[]; entry: string } {
 export const startFlags = (): string[] => startCommand().flags;
 
 let built = false;
-/** Runs `npm run build` once per bench run (compile, then bundle: the bundle is what production runs). */
+/** Runs `npm run build` once per bench run (the built service is what production runs). */
 export function buildOnce(): void {
   if (built) return;
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });

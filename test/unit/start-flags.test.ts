@@ -9,7 +9,7 @@ describe('how the service is started', () => {
     const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
     const words = start.split(/\s+/);
     expect(words[0]).toBe('node');
-    expect(words.at(-1)).toBe('dist/server/server.js');
+    expect(words.at(-1)).toBe('dist/src/server.js');
     const cmd = /^CMD (\[.*\])$/m.exec(read('docker/Dockerfile'))?.[1];
     expect(cmd, 'the Dockerfile has an exec-form CMD').toBeDefined();
     expect(JSON.parse(cmd!)).toEqual(words);
