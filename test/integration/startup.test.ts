@@ -41,6 +41,9 @@ const NOT_AT_START = [
   '/node_modules/mime-db/',
   '/node_modules/nodemailer/',
   '/node_modules/undici/',
+  '/node_modules/ajv/',
+  '/node_modules/@fastify/ajv-compiler/',
+  '/node_modules/@fastify/fast-json-stringify-compiler/',
   '/src/sandbox/',
   '/src/demo/',
 ];
