@@ -102,13 +102,10 @@ export function startCommand(): { flags: string[]; entry: string } {
   };
   const words = pkg.scripts.start.split(/\s+/);
   const entry = words.at(-1) ?? '';
-  if (words[0] !== 'node' || !/^dist\/.+\.js$/.test(entry))
-    throw new Error(`npm start is not 'node [flags] dist/....js': ${pkg.scripts.start}`);
+  if (words[0] !== 'node' || entry !== 'dist/src/server.js')
+    throw new Error(`npm start is not 'node [flags] dist/src/server.js': ${pkg.scripts.start}`);
   return { flags: words.slice(1, -1), entry };
 }
-
-/** The node flags of `npm start`, so the bench runs the server exactly as it is started. */
-export const startFlags = (): string[] => startCommand().flags;
 
 let built = false;
 /** Runs `npm run build` once per bench run (the built service is what production runs). */
